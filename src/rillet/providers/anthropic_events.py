@@ -1,0 +1,108 @@
+"""Translate raw Anthropic Messages API stream events into rillet events.
+
+The Claude Agent SDK hands these over as `StreamEvent.event` dicts, the simulator produces
+them, and the mock provider replays them, so all three share this one translation. One raw
+event gives at most one rillet event, which keeps the per-token path free of list building.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rillet.errors import ProviderError
+from rillet.events import Event, MessageComplete, StreamRetry, TextDelta, ThinkingDelta, ToolUse, Usage
+
+
+class AnthropicEventTranslator:
+    def __init__(self, step: str):
+        self.step = step
+        self.model: str | None = None
+        self.stop_reason: str | None = None
+        self.messages = 0
+        self.retries = 0
+        # Totals over every message of the step; the current message's figures are added
+        # when it ends, so a retried message is not counted twice.
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self._message_input = 0
+        self._message_has_output = False
+        self._blocks: dict[int, dict[str, Any]] = {}
+
+    def translate(self, event: dict[str, Any]) -> Event | None:
+        kind = event.get("type")
+        if kind == "content_block_delta":
+            delta = event["delta"]
+            dtype = delta.get("type")
+            if dtype == "text_delta":
+                self._message_has_output = True
+                return TextDelta(self.step, delta["text"])
+            if dtype == "thinking_delta":
+                self._message_has_output = True
+                return ThinkingDelta(self.step, delta["thinking"])
+            if dtype == "input_json_delta":
+                block = self._blocks.get(event.get("index", 0))
+                if block is not None:
+                    block["json"].append(delta.get("partial_json", ""))
+                return None
+            return None  # signature_delta, citations: nothing a listener needs
+        if kind == "content_block_start":
+            block = event.get("content_block") or {}
+            if block.get("type") in ("tool_use", "server_tool_use"):
+                self._blocks[event.get("index", 0)] = {
+                    "id": block.get("id", ""), "name": block.get("name", ""), "json": []}
+            return None
+        if kind == "content_block_stop":
+            block = self._blocks.pop(event.get("index", 0), None)
+            if block is None:
+                return None
+            raw = "".join(block["json"])
+            try:
+                arguments = json.loads(raw) if raw else {}
+            except ValueError as exc:
+                raise ProviderError(f"tool input is not valid JSON: {raw[:80]!r}",
+                                    kind="malformed") from exc
+            return ToolUse(self.step, block["id"], block["name"], arguments)
+        if kind == "message_start":
+            message = event.get("message") or {}
+            self.model = message.get("model") or self.model
+            usage = message.get("usage") or {}
+            retry = self._message_has_output
+            self.messages += 1
+            self._message_input = int(usage.get("input_tokens") or 0)
+            self._message_has_output = False
+            self._blocks.clear()
+            if retry:
+                # A new message while the previous one never ended: the text is coming again.
+                self.retries += 1
+                return StreamRetry(self.step, self.retries, "the message restarted mid-stream")
+            return Usage(self.step, self.input_tokens + self._message_input, self.output_tokens)
+        if kind == "message_delta":
+            delta = event.get("delta") or {}
+            self.stop_reason = delta.get("stop_reason") or self.stop_reason
+            usage = event.get("usage") or {}
+            if usage.get("input_tokens"):
+                self._message_input = int(usage["input_tokens"])
+            self.input_tokens += self._message_input
+            self.output_tokens += int(usage.get("output_tokens") or 0)
+            self._message_input = 0
+            self._message_has_output = False
+            return Usage(self.step, self.input_tokens, self.output_tokens)
+        if kind == "message_stop":
+            return MessageComplete(self.step, self.stop_reason, self.model)
+        if kind == "error":
+            error = event.get("error") or {}
+            etype = error.get("type", "api_error")
+            raise ProviderError(f"{etype}: {error.get('message', 'the API reported an error')}",
+                                kind=_ERROR_KINDS.get(etype, "api"),
+                                retryable=etype in ("overloaded_error", "rate_limit_error"))
+        return None  # ping and anything newer
+
+
+_ERROR_KINDS = {
+    "overloaded_error": "overloaded",
+    "rate_limit_error": "rate_limit",
+    "authentication_error": "auth",
+    "permission_error": "auth",
+    "invalid_request_error": "invalid_request",
+}

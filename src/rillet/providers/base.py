@@ -1,0 +1,44 @@
+"""The provider contract: a request in, an async iterator of events out.
+
+A provider's `stream()` is an async generator. It yields model-stream events
+(TextDelta, ThinkingDelta, ToolUse, ToolResult, Usage, MessageComplete, StreamRetry)
+and ends with exactly one ResponseComplete. It raises ProviderError on failure.
+Closing the generator (aclose, or cancelling the task that iterates it) must stop the
+upstream request and any subprocess promptly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from rillet.events import Event
+
+Mode = Literal["mock", "sim", "live"]
+
+
+@dataclass
+class ModelRequest:
+    step: str
+    prompt: str
+    model: str | None = None
+    system_prompt: str | None = None
+    # Provider-specific options, already validated by the workflow schema
+    # (for Claude: the claude_options model dumped with exclude_unset).
+    options: dict[str, Any] = field(default_factory=dict)
+    mode: Mode = "mock"
+    # Where the SDK should send its requests (the simulator in sim mode); None = SDK default.
+    base_url: str | None = None
+    workspace_dir: str | None = None
+    # Mock mode only: the scripted response settings (timing pattern, faults, text).
+    mock: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Provider(Protocol):
+    name: str
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[Event]: ...
+
+    async def aclose(self) -> None: ...

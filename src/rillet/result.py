@@ -1,0 +1,62 @@
+"""What a step returns once its stream is collected: the model's real text, always."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class StepResult:
+    step: str
+    text: str = ""
+    status: str = "completed"  # completed | failed | cancelled | skipped
+    thinking: str = ""
+    tool_uses: list[dict[str, Any]] = field(default_factory=list)
+    model: str | None = None
+    stop_reason: str | None = None
+    session_id: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    num_turns: int = 0
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    variables: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def data(self) -> Any:
+        """The text parsed as JSON when it is JSON (a fenced ```json block counts), else None."""
+        return parse_json_text(self.text)
+
+    @property
+    def success(self) -> bool:
+        return self.status == "completed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step, "status": self.status, "text": self.text,
+            "thinking": self.thinking, "tool_uses": self.tool_uses, "model": self.model,
+            "stop_reason": self.stop_reason, "session_id": self.session_id,
+            "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+            "cost_usd": self.cost_usd, "num_turns": self.num_turns, "metrics": self.metrics,
+            "error": self.error, "variables": self.variables,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StepResult:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+def parse_json_text(text: str) -> Any:
+    stripped = text.strip()
+    if stripped.startswith("```"):
+        body = stripped.split("\n", 1)[1] if "\n" in stripped else ""
+        stripped = body.rsplit("```", 1)[0].strip()
+    if not stripped or stripped[0] not in "[{":
+        return None
+    try:
+        return json.loads(stripped)
+    except ValueError:
+        return None

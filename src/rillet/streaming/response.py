@@ -1,0 +1,178 @@
+"""AsyncResponse: one step's event stream with its metrics.
+
+Lazy (nothing runs until it is iterated), single pass, and it keeps the text as it flows
+so `collect()` always returns the model's real text, including after an interruption
+(the partial text then sits on the raised StepError).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from time import perf_counter
+from typing import Any
+
+from rillet.errors import ProviderError, StepError, StreamConsumedError, StreamIncompleteError
+from rillet.events import (
+    Event, MessageComplete, ResponseComplete, StreamRetry, TextDelta, ThinkingDelta, ToolResult,
+    ToolUse, Usage,
+)
+from rillet.result import StepResult
+from rillet.streaming.metrics import StreamMetrics
+
+
+class AsyncResponse:
+    def __init__(self, step: str, source: AsyncIterator[Event], *,
+                 metadata: dict[str, Any] | None = None):
+        self.step = step
+        self.metadata = metadata or {}
+        self.metrics = StreamMetrics()
+        self.final: ResponseComplete | None = None
+        self.tool_uses: list[dict[str, Any]] = []
+        self._source = source
+        self._text: list[str] = []
+        self._thinking: list[str] = []
+        self._consumed = False
+        self._closed = False
+
+    @property
+    def text(self) -> str:
+        """The text received so far (after a retry, only the current attempt's)."""
+        return "".join(self._text)
+
+    @property
+    def thinking(self) -> str:
+        return "".join(self._thinking)
+
+    @property
+    def consumed(self) -> bool:
+        return self._consumed
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        if self._consumed:
+            raise StreamConsumedError(f"the stream of step '{self.step}' was already consumed")
+        self._consumed = True
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        m = self.metrics
+        clock = perf_counter
+        text = self._text
+        m.started_at = clock()
+        try:
+            async for event in self._source:
+                kind = type(event)
+                # The per-token path: keep it to attribute reads and appends.
+                if kind is TextDelta or kind is ThinkingDelta:
+                    now = clock()
+                    last = m.last_delta_at
+                    if last is None:
+                        if m.first_token_at is None:
+                            m.first_token_at = now
+                    else:
+                        m.record_gap(now - last)
+                    m.last_delta_at = now
+                    m.deltas += 1
+                    if kind is TextDelta:
+                        text.append(event.text)
+                        m.text_chars += len(event.text)
+                    else:
+                        self._thinking.append(event.text)
+                elif kind is Usage:
+                    m.input_tokens = event.input_tokens
+                    m.output_tokens = event.output_tokens
+                    if event.cost_usd is not None:
+                        m.cost_usd = event.cost_usd
+                elif kind is ToolUse:
+                    self.tool_uses.append(
+                        {"id": event.tool_use_id, "name": event.name, "input": event.input})
+                elif kind is ToolResult:
+                    for use in self.tool_uses:
+                        if use["id"] == event.tool_use_id:
+                            use["result"] = event.content
+                            use["is_error"] = event.is_error
+                elif kind is StreamRetry:
+                    m.retries += 1
+                    text.clear()
+                    self._thinking.clear()
+                    m.text_chars = 0
+                elif kind is ResponseComplete:
+                    self.final = event
+                    m.input_tokens = event.input_tokens or m.input_tokens
+                    m.output_tokens = event.output_tokens or m.output_tokens
+                    if event.cost_usd is not None:
+                        m.cost_usd = event.cost_usd
+                elif kind is MessageComplete:
+                    pass
+                yield event
+        except (asyncio.CancelledError, GeneratorExit):
+            m.interrupted = True
+            raise
+        finally:
+            m.ended_at = clock()
+            await self._close_source()
+
+    async def collect(self) -> StepResult:
+        """Drain what is left of the stream and return the step's result.
+
+        Raises StepError (with the partial text) when the stream failed, was interrupted,
+        or ended without the provider's final result.
+        """
+        if not self._consumed:
+            try:
+                async for _ in self:
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except ProviderError as exc:
+                raise StepError(self.step, str(exc), partial_text=self.text, cause=exc) from exc
+        return self.result()
+
+    def result(self) -> StepResult:
+        """The result of a stream that has been iterated to its end."""
+        if self.metrics.interrupted:
+            raise StepError(self.step, "the stream was interrupted", partial_text=self.text,
+                            cancelled=True)
+        if self.final is None:
+            exc = StreamIncompleteError()
+            raise StepError(self.step, str(exc), partial_text=self.text, cause=exc)
+        if self.final.is_error:
+            exc = ProviderError(self.final.error or "the provider reported an error")
+            raise StepError(self.step, str(exc), partial_text=self.text, cause=exc)
+        return self.partial_result(status="completed")
+
+    def partial_result(self, *, status: str, error: str | None = None) -> StepResult:
+        """What the stream produced so far, whatever state it is in."""
+        final = self.final
+        m = self.metrics
+        return StepResult(
+            step=self.step, text=self.text, status=status, thinking=self.thinking,
+            tool_uses=list(self.tool_uses),
+            model=final.model if final else self.metadata.get("model"),
+            stop_reason=final.stop_reason if final else None,
+            session_id=final.session_id if final else None,
+            input_tokens=m.input_tokens, output_tokens=m.output_tokens,
+            cost_usd=m.cost_usd or 0.0, num_turns=final.num_turns if final else 0,
+            metrics=m.to_dict(), error=error,
+        )
+
+    async def aclose(self) -> None:
+        """Stop the stream: the provider closes its request and any subprocess."""
+        if not self._consumed:
+            self._consumed = True
+            self.metrics.interrupted = True
+        await self._close_source()
+
+    async def _close_source(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        aclose = getattr(self._source, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    async def __aenter__(self) -> AsyncResponse:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
