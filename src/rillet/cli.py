@@ -1,0 +1,172 @@
+"""The `rillet` command: run, validate, schema, sim, bench."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from rillet import __version__
+from rillet.errors import WorkflowError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Run AI workflows written in YAML and stream every token, live.")
+
+EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 1, 2, 130
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"rillet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[Optional[bool], typer.Option(
+        "--version", callback=_version, is_eager=True, help="Show the version and exit.")] = None
+          ) -> None:
+    pass
+
+
+def _load(path: Path):  # noqa: ANN202 - a Workflow
+    from rillet.workflow.loader import load_workflow
+
+    try:
+        return load_workflow(path)
+    except WorkflowError as exc:
+        typer.echo(f"invalid workflow {path}:", err=True)
+        for problem in exc.problems:
+            typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+
+
+def _parse_inputs(pairs: list[str]) -> dict[str, object]:
+    inputs: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"'{pair}' is not KEY=VALUE", param_hint="--input")
+        try:
+            inputs[key] = json.loads(raw)
+        except ValueError:
+            inputs[key] = raw
+    return inputs
+
+
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="The workflow YAML file.", exists=True,
+                                         dir_okay=False)],
+    mode: Annotated[Optional[str], typer.Option(
+        help="mock | sim | live | mixed. Default: $TEST_MODE, else mixed (each step live when "
+             "its provider has credentials, else on the built-in simulator).")] = None,
+    output_dir: Annotated[Optional[Path], typer.Option(help="Where results go.")] = None,
+    workspace_dir: Annotated[Optional[Path], typer.Option(help="The steps' working folder.")
+                             ] = None,
+    stream: Annotated[Optional[list[str]], typer.Option(
+        help="Stream handler for every model step, replacing the workflow's (repeatable).")
+                      ] = None,
+    input: Annotated[Optional[list[str]], typer.Option(
+        "--input", "-i", help="KEY=VALUE for {{inputs.KEY}} (repeatable; JSON values ok).")
+                     ] = None,
+    script: Annotated[Optional[Path], typer.Option(
+        help="Simulator/mock script (YAML) to answer prompts with.")] = None,
+    resume: Annotated[bool, typer.Option(help="Skip steps a checkpoint says are done.")] = False,
+    telemetry: Annotated[Optional[bool], typer.Option(
+        "--telemetry/--no-telemetry", help="OpenTelemetry spans and metrics.")] = None,
+    prewarm: Annotated[bool, typer.Option(
+        help="Start the next Claude step's CLI while the current one streams.")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No console output.")] = False,
+    json_lines: Annotated[bool, typer.Option(
+        "--json", help="Print every event as one JSON line on stdout.")] = False,
+) -> None:
+    """Run a workflow, streaming every step as it happens."""
+    from rillet.api import run_async
+    from rillet.cli_report import JsonLines, RunReporter, describe_modes
+
+    workflow = _load(file)
+    if mode is not None and mode not in ("mock", "sim", "live", "mixed"):
+        raise typer.BadParameter("choose mock, sim, live or mixed", param_hint="--mode")
+    listeners: list[object] = []
+    reporter = None
+    if json_lines:
+        listeners.append(JsonLines(sys.stdout))
+    elif not quiet:
+        reporter = RunReporter(sys.stdout, output_dir or Path(workflow.defaults.output_dir))
+        reporter.intro(workflow, describe_modes(workflow, mode))
+        listeners.append(reporter)
+    options = dict(
+        mode=mode, output_dir=output_dir, workspace_dir=workspace_dir,
+        inputs=_parse_inputs(input or []), stream=stream,
+        default_handlers=[] if (quiet or json_lines) else ["console"],
+        listeners=listeners, script=script, resume=resume, telemetry=telemetry,
+        prewarm=prewarm, quiet=quiet or json_lines,
+    )
+    try:
+        result = asyncio.run(run_async(workflow, **options))
+    except KeyboardInterrupt:
+        if reporter is not None:
+            reporter.cancelled()
+        raise typer.Exit(EXIT_CANCELLED) from None
+    if reporter is not None:
+        reporter.outro(result)
+    raise typer.Exit(0 if result.success else
+                     EXIT_CANCELLED if result.status == "cancelled" else EXIT_FAILED)
+
+
+@app.command()
+def validate(files: Annotated[list[Path], typer.Argument(help="Workflow files to check.",
+                                                         exists=True, dir_okay=False)]) -> None:
+    """Check workflow files; every problem names the file, line and key."""
+    from rillet.workflow.loader import load_workflow
+
+    failed = False
+    for path in files:
+        try:
+            workflow = load_workflow(path)
+        except WorkflowError as exc:
+            failed = True
+            typer.echo(f"✗ {path}", err=True)
+            for problem in exc.problems:
+                typer.echo(f"  {problem}", err=True)
+        else:
+            typer.echo(f"✓ {path}: workflow '{workflow.name}', {len(workflow.steps)} steps")
+    raise typer.Exit(EXIT_INVALID if failed else 0)
+
+
+@app.command()
+def schema(output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Write to this file instead of stdout.")] = None) -> None:
+    """Print the JSON Schema of the workflow format (for editor completion)."""
+    from rillet.workflow.loader import json_schema
+
+    text = json.dumps(json_schema(), indent=2)
+    if output:
+        output.write_text(text + "\n", encoding="utf-8")
+    else:
+        typer.echo(text)
+
+
+@app.command()
+def sim(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8765,
+    script: Annotated[Optional[Path], typer.Option(help="Script YAML (default: built-in).")
+                      ] = None,
+) -> None:
+    """Serve the Anthropic and Gemini streaming APIs locally, answering from a script."""
+    from rillet.sim.server import serve
+
+    serve(host, port, str(script) if script else None)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Everything one run knows: the workflow, where it writes, its variables and results.
+
+The template context is built once and updated in place as steps finish, so rendering a
+step never copies or re-scans earlier results.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rillet.result import StepResult
+
+RUN_MODES = ("mock", "sim", "live", "mixed")
+
+
+def new_run_id() -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class RunContext:
+    workflow: Any  # rillet.workflow.schema.Workflow
+    run_id: str
+    base_dir: Path  # the workflow file's folder: relative paths in the workflow start here
+    output_dir: Path  # where output_to_file and handler files go
+    run_dir: Path  # output_dir/<run_id>: results.json and the step log
+    workspace_dir: Path
+    run_mode: str = "mixed"
+    inputs: dict[str, Any] = field(default_factory=dict)
+    global_vars: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, StepResult] = field(default_factory=dict)
+    cost_usd: float = 0.0
+
+    def template_context(self) -> dict[str, Any]:
+        # The same dicts every time: steps finishing later show up without a rebuild.
+        return {
+            "steps": self.results,
+            "global_vars": self.global_vars,
+            "inputs": self.inputs,
+            "state": self.state,
+            "workflow": {"name": self.workflow.name, "run_id": self.run_id},
+        }
+
+    def resolve(self, path: str | Path) -> Path:
+        """A path from the workflow, taken relative to the workflow file's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+
+def safe_output_path(output_dir: Path, relative: str) -> Path:
+    """`relative` inside `output_dir`; anything that would escape it is refused."""
+    candidate = Path(relative)
+    if candidate.is_absolute() or ".." in candidate.parts:
+        raise ValueError(f"output path '{relative}' must be relative and stay inside "
+                         f"the output directory")
+    return output_dir / candidate

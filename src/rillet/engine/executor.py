@@ -1,0 +1,452 @@
+"""The executor: runs a workflow's steps in order and drives each step's stream once,
+fanning every event out to the step's handlers, the run's listeners and its output file.
+
+A handler never changes what a step returns: the text is collected by the step's
+AsyncResponse whatever the listeners do, and a listener that raises is detached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from time import perf_counter
+from typing import Any, TextIO
+
+from rillet.engine.checkpoints import Checkpointer, checkpoint_path, load_checkpoint
+from rillet.engine.context import RunContext, new_run_id, safe_output_path
+from rillet.engine.modes import default_run_mode, step_mode
+from rillet.engine.output import OutputFileWriter
+from rillet.engine.results import ResultStore
+from rillet.errors import ProviderError, RilletError, StepError
+from rillet.events import (
+    Event, HandlerFailed, PipelineCompleted, PipelineFailed, PipelineStarted, ResponseComplete,
+    StepCompleted, StepFailed, StepSkipped, StepStarted, TextDelta, ThinkingDelta, Usage,
+)
+from rillet.result import StepResult
+from rillet.steps import MODEL_STEPS, PLAIN_STEPS
+from rillet.streaming.handler import Handler, HandlerContext, create_handler
+from rillet.streaming.response import AsyncResponse
+from rillet.workflow.conditions import evaluate
+
+
+@dataclass
+class RunOptions:
+    mode: str | None = None  # mock | sim | live | mixed; None: $TEST_MODE, else mixed
+    output_dir: str | Path | None = None
+    workspace_dir: str | Path | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    stream: list[str] | None = None  # handlers for every model step, replacing the YAML's
+    default_handlers: list[str] = field(default_factory=list)  # for steps that name none
+    listeners: list[Any] = field(default_factory=list)  # see every event of the run
+    script: Any = None  # a sim Script (or path) for the mock provider and the simulator
+    sim_base_url: str | None = None  # use this simulator instead of starting one
+    resume: bool = False
+    telemetry: bool | None = None
+    prewarm: bool = True
+    quiet: bool = False
+    stdout: TextIO | None = None
+    run_id: str | None = None
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    workflow: str
+    status: str  # completed | failed | cancelled
+    results: dict[str, StepResult]
+    output_dir: Path
+    results_path: Path | None
+    cost_usd: float
+    duration_s: float
+    error: str | None = None
+    failed_step: str | None = None
+    skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def success(self) -> bool:
+        return self.status == "completed"
+
+    def __getitem__(self, step: str) -> StepResult:
+        return self.results[step]
+
+    def raise_for_status(self) -> RunResult:
+        if not self.success:
+            raise StepError(self.failed_step or "?", self.error or self.status,
+                            partial_text=self.results[self.failed_step].text
+                            if self.failed_step in self.results else "",
+                            cancelled=self.status == "cancelled")
+        return self
+
+
+class Fanout:
+    """The listeners of one step. One that raises is detached and reported."""
+
+    def __init__(self, step: str, listeners: list[Any], warnings: list[str],
+                 shared: list[Any] = ()):  # type: ignore[assignment]
+        self.step = step
+        # `shared` listeners (the run's) see the step's events but their lifecycle
+        # (on_complete, on_error, close) belongs to the run, not to this step.
+        self.active = [*listeners, *shared]
+        self.shared_ids = {id(x) for x in shared}
+        self.warnings = warnings
+
+    def emit(self, event: Event) -> None:
+        for listener in self.active:
+            try:
+                listener.on_event(event)
+            except Exception as exc:  # noqa: BLE001 - any handler bug must not stop the step
+                self.detach(listener, exc)
+
+    def detach(self, listener: Any, exc: BaseException) -> None:
+        if listener not in self.active:
+            return
+        self.active = [x for x in self.active if x is not listener]
+        name = getattr(listener, "name", type(listener).__name__)
+        message = f"{type(exc).__name__}: {exc}"
+        self.warnings.append(f"step '{self.step}': handler '{name}' failed and was detached "
+                             f"({message})")
+        self.emit(HandlerFailed(self.step, str(name), message))
+
+    def call_all(self, method: str, *args: Any) -> None:
+        for listener in list(self.active):
+            if id(listener) in self.shared_ids:
+                continue
+            fn = getattr(listener, method, None)
+            if fn is None:
+                continue
+            try:
+                fn(*args)
+            except Exception as exc:  # noqa: BLE001
+                self.detach(listener, exc)
+
+    async def drain(self) -> None:
+        for listener in list(self.active):
+            if id(listener) in self.shared_ids:
+                continue
+            drain = getattr(listener, "drain", None)
+            if drain is not None:
+                try:
+                    await drain()
+                except Exception as exc:  # noqa: BLE001
+                    self.detach(listener, exc)
+
+
+class BudgetExceeded(RilletError):
+    pass
+
+
+class Executor:
+    def __init__(self, workflow: Any, options: RunOptions | None = None):
+        self.workflow = workflow
+        self.options = options or RunOptions()
+        self.warnings: list[str] = []
+        self._sim: Any = None
+        self._sim_url: str | None = self.options.sim_base_url
+        self._pool: Any = None
+        self._partial: StepResult | None = None  # the last failed step's partial result
+
+    # -- the run ---------------------------------------------------------------------------
+
+    async def run(self) -> RunResult:
+        wf, opts = self.workflow, self.options
+        ctx = self._context()
+        store = ResultStore(ctx.run_dir)
+        checkpointer = self._checkpointer(ctx)
+        run_listeners = Fanout("<run>", list(opts.listeners), self.warnings)
+        started = perf_counter()
+        status, error, failed_step = "completed", None, None
+        skipped: list[str] = []
+        from rillet.providers.registry import ProviderPool
+        from rillet.providers.telemetry import pipeline_span, telemetry_enabled
+
+        telemetry = telemetry_enabled(opts.telemetry if opts.telemetry is not None
+                                      else wf.telemetry)
+        self._pool = ProviderPool(mock_script=self._script(), telemetry=telemetry)
+        run_listeners.emit(PipelineStarted("", wf.name, ctx.run_id,
+                                           tuple(s.name for s in wf.steps)))
+        try:
+            with pipeline_span(wf.name, ctx.run_id) if telemetry else nullcontext():
+                for index, step in enumerate(wf.steps):
+                    if step.name in ctx.results:  # completed in a resumed run
+                        continue
+                    if step.condition is not None and not evaluate(
+                            step.condition, ctx.template_context()):
+                        skipped.append(step.name)
+                        run_listeners.emit(StepSkipped(step.name, "condition is false"))
+                        continue
+                    result = await self._run_step(step, index, ctx, run_listeners)
+                    ctx.results[step.name] = result
+                    ctx.cost_usd += result.cost_usd
+                    store.record(result)
+                    if checkpointer:
+                        checkpointer.save(result, ctx.state, ctx.global_vars)
+        except StepError as exc:
+            status = "cancelled" if exc.cancelled else "failed"
+            error, failed_step = str(exc), exc.step
+            self._keep_failed(exc, ctx, store)
+        except asyncio.CancelledError:
+            status, error = "cancelled", "the run was cancelled"
+            failed_step = next((s.name for s in wf.steps if s.name not in ctx.results
+                                and s.name not in skipped), None)
+            raise
+        finally:
+            duration = perf_counter() - started
+            await self._shutdown()
+            if checkpointer:
+                checkpointer.close()
+            summary = {
+                "run_id": ctx.run_id, "workflow": wf.name, "status": status,
+                "mode": ctx.run_mode, "duration_s": round(duration, 6),
+                "cost_usd": ctx.cost_usd, "error": error, "failed_step": failed_step,
+                "skipped": skipped, "warnings": self.warnings,
+            }
+            results_path = store.write_summary(summary, ctx.results)
+            store.close()
+            if status == "completed":
+                run_listeners.emit(PipelineCompleted("", wf.name, ctx.run_id, duration,
+                                                     ctx.cost_usd, str(ctx.run_dir)))
+            else:
+                run_listeners.emit(PipelineFailed("", wf.name, ctx.run_id, error or status,
+                                                  failed_step, status == "cancelled"))
+            run_listeners.call_all("close")
+        return RunResult(ctx.run_id, wf.name, status, ctx.results, ctx.output_dir, results_path,
+                         ctx.cost_usd, duration, error, failed_step, skipped, self.warnings)
+
+    # -- one step -----------------------------------------------------------------------------
+
+    async def _run_step(self, step: Any, index: int, ctx: RunContext,
+                        run_listeners: Fanout) -> StepResult:
+        if step.type in PLAIN_STEPS:
+            return self._run_plain_step(step, ctx, run_listeners)
+        module = MODEL_STEPS[step.type]
+        kind = module.provider_kind(step)
+        mode = step_mode(ctx.run_mode, step.mode, kind)
+        try:
+            request = module.build_request(step, ctx, mode)
+            if mode == "sim":
+                request.base_url = self._simulator_url()
+            listeners = self._step_listeners(step, ctx)
+        except RilletError as exc:
+            raise StepError(step.name, str(exc), cause=exc) from exc
+        fan = Fanout(step.name, listeners, self.warnings, shared=run_listeners.active)
+        response = AsyncResponse(step.name, self._pool.open_stream(request, kind),
+                                 metadata={"model": request.model, "provider": kind})
+        fan.emit(StepStarted(step.name, step.type, kind, request.model, step.async_streaming))
+        if self.options.prewarm:
+            try:
+                await self._prewarm_next(index, ctx)
+            except Exception as exc:  # noqa: BLE001 - a failed warm-up only costs time
+                self.warnings.append(f"step '{step.name}': could not warm the next step: {exc}")
+        try:
+            async with asyncio.timeout(step.timeout_s):
+                await self._drive(response, fan, ctx, streaming=step.async_streaming)
+            result = response.result()
+        except asyncio.CancelledError:
+            await response.aclose()
+            self._fail(fan, response, "cancelled", "the step was cancelled", cancelled=True)
+            raise
+        except BaseException as exc:
+            await response.aclose()
+            message = _describe(exc, step)
+            partial = self._fail(fan, response, "failed", message,
+                                 cancelled=isinstance(exc, StepError) and exc.cancelled)
+            if isinstance(exc, StepError):
+                exc.partial_text = partial.text
+                raise
+            raise StepError(step.name, message, partial_text=partial.text, cause=exc) from exc
+        fan.emit(StepCompleted(step.name, result.text, result.metrics, result.cost_usd))
+        fan.call_all("on_complete", result)
+        await fan.drain()
+        fan.call_all("close")
+        return result
+
+    async def _drive(self, response: AsyncResponse, fan: Fanout, ctx: RunContext, *,
+                     streaming: bool) -> None:
+        budget = self.workflow.max_cost_usd
+        spent = ctx.cost_usd
+        if streaming:
+            # The per-token loop: one listener call each, nothing else unless it is Usage.
+            async for event in response:
+                for listener in fan.active:
+                    try:
+                        listener.on_event(event)
+                    except Exception as exc:  # noqa: BLE001
+                        fan.detach(listener, exc)
+                if type(event) is Usage and budget is not None:
+                    _check_budget(budget, spent, event)
+            return
+        # Not streaming: listeners see one text delta with the whole text at the end.
+        held: list[Event] = []
+        async for event in response:
+            kind = type(event)
+            if kind is TextDelta or kind is ThinkingDelta:
+                continue
+            if kind is Usage and budget is not None:
+                _check_budget(budget, spent, event)
+            held.append(event)
+        step = response.step
+        for event in held:
+            if type(event) is ResponseComplete:
+                if response.thinking:
+                    fan.emit(ThinkingDelta(step, response.thinking))
+                if response.text:
+                    fan.emit(TextDelta(step, response.text))
+            fan.emit(event)
+
+    def _fail(self, fan: Fanout, response: AsyncResponse, status: str, message: str, *,
+              cancelled: bool) -> StepResult:
+        partial = response.partial_result(status="cancelled" if cancelled else status,
+                                          error=message)
+        self._partial = partial
+        fan.emit(StepFailed(response.step, message, partial.text, cancelled))
+        fan.call_all("on_error", StepError(response.step, message, partial_text=partial.text,
+                                           cancelled=cancelled), partial)
+        fan.call_all("close")
+        return partial
+
+    def _keep_failed(self, exc: StepError, ctx: RunContext, store: ResultStore) -> None:
+        """The failed step's partial text goes into the results like any other."""
+        partial = self._partial
+        if partial is None or partial.step != exc.step:
+            partial = StepResult(step=exc.step, text=exc.partial_text,
+                                 status="cancelled" if exc.cancelled else "failed",
+                                 error=str(exc))
+        ctx.results[exc.step] = partial
+        store.record(partial)
+
+    def _run_plain_step(self, step: Any, ctx: RunContext, run_listeners: Fanout) -> StepResult:
+        run_listeners.emit(StepStarted(step.name, step.type, None, None, False))
+        started = perf_counter()
+        try:
+            result = PLAIN_STEPS[step.type].run(step, ctx)
+        except RilletError as exc:
+            run_listeners.emit(StepFailed(step.name, str(exc)))
+            raise StepError(step.name, str(exc), cause=exc) from exc
+        result.metrics = {"duration_s": round(perf_counter() - started, 6)}
+        run_listeners.emit(StepCompleted(step.name, result.text, result.metrics, 0.0))
+        return result
+
+    # -- listeners ------------------------------------------------------------------------------
+
+    def _step_listeners(self, step: Any, ctx: RunContext) -> list[Handler]:
+        opts = self.options
+        if opts.stream is not None:
+            specs: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in opts.stream]
+        else:
+            specs = step.handler_specs() or [(name, {}) for name in opts.default_handlers]
+        if opts.quiet:
+            specs = [(name, o) for name, o in specs if name != "console"]
+        handler_ctx = HandlerContext(step=step.name, run_id=ctx.run_id, output_dir=ctx.output_dir,
+                                     buffer_size=step.stream_buffer_size,
+                                     stdout=opts.stdout or sys.stdout, quiet=opts.quiet)
+        listeners: list[Handler] = []
+        for name, handler_opts in specs:
+            try:
+                listeners.append(create_handler(name, handler_opts, handler_ctx))
+            except Exception as exc:
+                for made in listeners:
+                    made.close()
+                raise RilletError(f"stream handler '{name}' cannot start: {exc}") from exc
+        if step.output_to_file:
+            path = safe_output_path(ctx.output_dir, step.output_to_file)
+            listeners.append(OutputFileWriter(path))  # type: ignore[arg-type]
+        return listeners
+
+    # -- setup and teardown ---------------------------------------------------------------------
+
+    def _context(self) -> RunContext:
+        wf, opts = self.workflow, self.options
+        base_dir = Path(wf.source_path).parent if getattr(wf, "source_path", None) else Path.cwd()
+        run_id = opts.run_id or new_run_id()
+        # Like the reference system, output and workspace paths are taken from where the
+        # run starts (the project root), not from the workflow file's folder.
+        output_dir = Path(opts.output_dir or wf.defaults.output_dir)
+        workspace = Path(opts.workspace_dir or wf.workspace_dir)
+        workspace.mkdir(parents=True, exist_ok=True)
+        ctx = RunContext(workflow=wf, run_id=run_id, base_dir=base_dir, output_dir=output_dir,
+                         run_dir=output_dir / run_id, workspace_dir=workspace.resolve(),
+                         run_mode=opts.mode or default_run_mode(),
+                         inputs={**wf.inputs, **opts.inputs},
+                         global_vars=dict(wf.global_vars))
+        if opts.resume and wf.checkpoint_enabled:
+            results, state, global_vars = load_checkpoint(self._checkpoint_file(ctx))
+            ctx.results.update(results)
+            ctx.state.update(state)
+            ctx.global_vars.update(global_vars)
+            ctx.cost_usd = sum(r.cost_usd for r in results.values())
+        return ctx
+
+    def _checkpoint_file(self, ctx: RunContext) -> Path:
+        return checkpoint_path(ctx.resolve(self.workflow.checkpoint_dir)
+                               if not Path(self.workflow.checkpoint_dir).is_absolute()
+                               else Path(self.workflow.checkpoint_dir), self.workflow.name)
+
+    def _checkpointer(self, ctx: RunContext) -> Checkpointer | None:
+        if not self.workflow.checkpoint_enabled:
+            return None
+        return Checkpointer(self._checkpoint_file(ctx), fresh=not self.options.resume)
+
+    def _script(self) -> Any:
+        script = self.options.script
+        if script is None or not isinstance(script, (str, Path)):
+            return script
+        from rillet.sim.script import Script
+
+        return Script.load(script)
+
+    def _simulator_url(self) -> str:
+        if self._sim_url is None:
+            from rillet.sim.server import SimulatorThread
+
+            self._sim = SimulatorThread(self._script())
+            self._sim.__enter__()
+            self._sim_url = self._sim.base_url
+        return self._sim_url
+
+    async def _prewarm_next(self, index: int, ctx: RunContext) -> None:
+        """Start the CLI session of the next Claude Agent step while this one streams."""
+        for step in self.workflow.steps[index + 1:]:
+            if step.type not in MODEL_STEPS:
+                continue
+            module = MODEL_STEPS[step.type]
+            kind = module.provider_kind(step)
+            if kind != "claude_agent":
+                return
+            mode = step_mode(ctx.run_mode, step.mode, kind)
+            if mode == "mock":
+                return
+            try:
+                request = module.build_request(step, ctx, mode)
+            except RilletError:
+                return  # its options depend on results not there yet: start it cold
+            if mode == "sim":
+                request.base_url = self._simulator_url()
+            await self._pool.prewarm(request, kind)
+            return
+
+    async def _shutdown(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+        if self._sim is not None:
+            self._sim.__exit__(None, None, None)
+            self._sim = None
+
+
+def _check_budget(budget: float, spent: float, usage: Usage) -> None:
+    if usage.cost_usd is not None and spent + usage.cost_usd > budget:
+        raise BudgetExceeded(f"the run's cost ${spent + usage.cost_usd:.4f} exceeds "
+                             f"max_cost_usd ${budget:.4f}; raise the budget or shorten the run")
+
+
+def _describe(exc: BaseException, step: Any) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"timed out after {step.timeout_s} s (timeout_s); the text so far is kept"
+    if isinstance(exc, StepError):
+        return str(exc).removeprefix(f"step '{step.name}': ")
+    if isinstance(exc, (ProviderError, RilletError)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,41 @@
+"""The run's results on disk.
+
+Each finished step is appended to `steps.jsonl` at once (so a crash or Ctrl-C keeps what
+was done, and nothing already written is serialised again), and `results.json` is written
+once at the end of the run with every step's text, metrics and status.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from rillet.result import StepResult
+
+
+class ResultStore:
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+        self.log_path = run_dir / "steps.jsonl"
+        self.results_path = run_dir / "results.json"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("a", encoding="utf-8")
+
+    def record(self, result: StepResult) -> None:
+        self._log.write(json.dumps(result.to_dict(), ensure_ascii=False, default=str) + "\n")
+        self._log.flush()
+
+    def write_summary(self, summary: dict[str, Any], results: dict[str, StepResult]) -> Path:
+        document = dict(summary)
+        document["steps"] = {name: r.to_dict() for name, r in results.items()}
+        tmp = self.results_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False, default=str),
+                       encoding="utf-8")
+        os.replace(tmp, self.results_path)
+        return self.results_path
+
+    def close(self) -> None:
+        if not self._log.closed:
+            self._log.close()

@@ -1,0 +1,55 @@
+"""Assemble a model step's prompt from its parts: static text, files, earlier responses."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rillet.engine.context import RunContext
+from rillet.errors import RilletError
+from rillet.workflow.templates import render
+
+
+class PromptError(RilletError):
+    pass
+
+
+def build_prompt(step: Any, ctx: RunContext) -> str:
+    template_ctx = ctx.template_context()
+    pieces: list[str] = []
+    for part in step.prompt:
+        kind = part.type
+        if kind == "static":
+            pieces.append(render(part.content, template_ctx))
+        elif kind == "file":
+            path = ctx.resolve(render(part.path, template_ctx))
+            try:
+                pieces.append(path.read_text(encoding="utf-8"))
+            except OSError as exc:
+                raise PromptError(f"prompt file '{path}' cannot be read: {exc.strerror}") from exc
+        elif kind == "previous_response":
+            pieces.append(_previous_response(part.step, part.extract, ctx))
+        else:  # the schema admits no other part; this guards a schema change
+            raise PromptError(f"unknown prompt part type '{kind}'")
+    return "\n\n".join(pieces)
+
+
+def _previous_response(step_name: str, extract: str | None, ctx: RunContext) -> str:
+    result = ctx.results.get(step_name)
+    if result is None or not result.success:
+        state = "did not run" if result is None else result.status
+        raise PromptError(f"the prompt uses the response of step '{step_name}', which {state}")
+    if not extract:
+        return result.text
+    value: Any = result.data
+    if value is None:
+        raise PromptError(f"extract '{extract}': the response of step '{step_name}' is not JSON")
+    for key in extract.split("."):
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            raise PromptError(f"extract '{extract}': no '{key}' in the JSON response of "
+                              f"step '{step_name}'")
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
