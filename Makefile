@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench bench-quick clean
+.PHONY: demo test clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,13 +16,7 @@ demo: $(STAMP)
 	@$(BIN)/rillet run examples/showcase.yaml
 
 test: $(STAMP)
-	@$(BIN)/python -m pytest --cov=rillet --cov-report=term --cov-fail-under=90 -q
-
-bench: $(STAMP)
-	@$(BIN)/rillet bench
-
-bench-quick: $(STAMP)
-	@$(BIN)/rillet bench --quick --no-save
+	@$(BIN)/python -m pytest --cov=rillet --cov-report=term -q
 
 clean:
 	rm -rf $(VENV) outputs workspace checkpoints .pytest_cache .coverage

@@ -4,22 +4,33 @@
     result = rillet.run("flow.yaml", mode="mock")
     print(result["summarise"].text)
 
-    async for event in rillet.stream("flow.yaml"):
-        ...
+Names are imported on first use so `import rillet` stays fast and the simulator and
+providers can be used on their own.
 """
 
-from rillet.api import run, run_async, stream
-from rillet.engine.executor import RunOptions, RunResult
-from rillet.errors import ProviderError, RilletError, StepError, WorkflowError
-from rillet.result import StepResult
-from rillet.streaming.handler import BaseHandler, register_handler
-from rillet.streaming.response import AsyncResponse
-from rillet.workflow.loader import load_workflow
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AsyncResponse", "BaseHandler", "ProviderError", "RilletError", "RunOptions", "RunResult",
-    "StepError", "StepResult", "WorkflowError", "__version__", "load_workflow",
-    "register_handler", "run", "run_async", "stream",
-]
+_EXPORTS = {
+    "run": "rillet.api", "run_async": "rillet.api", "stream": "rillet.api",
+    "RunOptions": "rillet.engine.executor", "RunResult": "rillet.engine.executor",
+    "ProviderError": "rillet.errors", "RilletError": "rillet.errors",
+    "StepError": "rillet.errors", "WorkflowError": "rillet.errors",
+    "StepResult": "rillet.result",
+    "BaseHandler": "rillet.streaming.handler", "register_handler": "rillet.streaming.handler",
+    "AsyncResponse": "rillet.streaming.response",
+    "load_workflow": "rillet.workflow.loader",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rillet' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -27,7 +27,26 @@ class AnthropicEventTranslator:
         self.output_tokens = 0
         self._message_input = 0
         self._message_has_output = False
+        # True from message_start until message_delta: a message_stop while it is still
+        # open marks a message cut off mid-stream (the Claude CLI closes a broken stream
+        # that way before it retries), not a completed one.
+        self._message_open = False
+        # Tool input that did not parse: an error only if the message really ends.
+        self._broken_tool_input: str | None = None
         self._blocks: dict[int, dict[str, Any]] = {}
+
+    def restart(self, reason: str) -> StreamRetry | None:
+        """The provider is re-sending the current message. Returns the StreamRetry that
+        voids its text when some was already streamed, else None; a second signal for
+        the same retry (the new message_start after an api_retry notice) finds nothing
+        left to void and returns None."""
+        self._blocks.clear()
+        self._broken_tool_input = None
+        if not self._message_has_output:
+            return None
+        self._message_has_output = False
+        self.retries += 1
+        return StreamRetry(self.step, self.retries, reason)
 
     def translate(self, event: dict[str, Any]) -> Event | None:
         kind = event.get("type")
@@ -59,25 +78,30 @@ class AnthropicEventTranslator:
             raw = "".join(block["json"])
             try:
                 arguments = json.loads(raw) if raw else {}
-            except ValueError as exc:
-                raise ProviderError(f"tool input is not valid JSON: {raw[:80]!r}",
-                                    kind="malformed") from exc
+            except ValueError:
+                # A stream cut off inside the input gets a closing content_block_stop
+                # too; only a message that goes on to end makes this an error.
+                self._broken_tool_input = raw
+                return None
             return ToolUse(self.step, block["id"], block["name"], arguments)
         if kind == "message_start":
             message = event.get("message") or {}
             self.model = message.get("model") or self.model
             usage = message.get("usage") or {}
-            retry = self._message_has_output
             self.messages += 1
             self._message_input = int(usage.get("input_tokens") or 0)
-            self._message_has_output = False
-            self._blocks.clear()
-            if retry:
-                # A new message while the previous one never ended: the text is coming again.
-                self.retries += 1
-                return StreamRetry(self.step, self.retries, "the message restarted mid-stream")
+            self._message_open = True
+            # A new message while the previous one never ended: the text is coming again.
+            retry = self.restart("the message restarted mid-stream")
+            if retry is not None:
+                return retry
             return Usage(self.step, self.input_tokens + self._message_input, self.output_tokens)
         if kind == "message_delta":
+            if self._broken_tool_input is not None:
+                raw, self._broken_tool_input = self._broken_tool_input, None
+                raise ProviderError(f"tool input is not valid JSON: {raw[:80]!r}",
+                                    kind="malformed")
+            self._message_open = False
             delta = event.get("delta") or {}
             self.stop_reason = delta.get("stop_reason") or self.stop_reason
             usage = event.get("usage") or {}
@@ -89,6 +113,8 @@ class AnthropicEventTranslator:
             self._message_has_output = False
             return Usage(self.step, self.input_tokens, self.output_tokens)
         if kind == "message_stop":
+            if self._message_open:
+                return None  # cut off: a retry or an error follows
             return MessageComplete(self.step, self.stop_reason, self.model)
         if kind == "error":
             error = event.get("error") or {}

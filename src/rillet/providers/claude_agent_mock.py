@@ -1,0 +1,198 @@
+"""The SDK messages the Claude CLI would deliver for a simulator reply, built in-process.
+
+The mock provider feeds these through `ClaudeMessageTranslator`, the same code the real
+provider uses, so a mock run emits the events a real run against the simulator emits.
+The shapes copy what the bundled CLI delivers (recorded against the simulator):
+
+- `SystemMessage("init")`, then `SystemMessage("status")` as each API request starts;
+- a `StreamEvent` per raw API event, except `ping`, which the CLI does not forward;
+- an `AssistantMessage` per content block, just *before* that block's content_block_stop;
+- after a tool_use turn, a `UserMessage` with the tool's result and a second request
+  answered by the reply's text (the simulator's two-turn split; the mock does not run the
+  tool, and its result says so);
+- for a failed request, `SystemMessage("api_retry")` and the request again, or, when the
+  CLI would give up, its made-up error message and an error `ResultMessage`;
+- a final `ResultMessage` with the token totals and the cost.
+
+What differs from a real run: timing (the CLI adds ~1 ms per message and takes ~0.3 s to
+start, and waits between retries), input token counts (the CLI adds its own context to
+the prompt), tool output, and the cost, which here comes from rillet's price table.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from claude_agent_sdk import (
+    AssistantMessage, ResultMessage, StreamEvent, SystemMessage, UserMessage,
+)
+from claude_agent_sdk.types import TextBlock, ThinkingBlock, ToolResultBlock, ToolUseBlock
+
+CLI_MAX_RETRIES = 10  # the CLI's default (CLAUDE_CODE_MAX_RETRIES)
+# Measured with the bundled CLI against the simulator: it retries every failed status
+# (400 and 401 included) except these, which end the run at once.
+_CLI_NO_RETRY = frozenset({403, 413})
+_CLI_ERROR_CLASS = {401: "authentication_failed", 403: "authentication_failed",
+                    429: "rate_limit", 400: "invalid_request", 413: "invalid_request"}
+
+
+def mock_sdk_messages(reply: Any, *, step: str, model: str, prompt: str, session_id: str,
+                      input_tokens: int, take_fault: Callable[[Any], Any] | None = None,
+                      ) -> Iterator[tuple[float, object]]:
+    """(seconds to wait, SDK message or mid-stream `Fault`) pairs for one step.
+
+    Mid-stream faults come through as they are: the caller acts on them as the
+    simulator's transport would. `take_fault`, when given (a `Script.take_fault`), is
+    asked once per simulated API request, exactly as the simulator asks it per HTTP
+    request, so http_error faults play out as the CLI's retries. `step` and `prompt`
+    name the request; the script has already resolved them into `reply`."""
+    from rillet.sim.anthropic_stream import anthropic_events
+    from rillet.sim.requests import turn_reply
+
+    yield 0.0, SystemMessage("init", {
+        "type": "system", "subtype": "init", "session_id": session_id, "model": model,
+        "cwd": "", "tools": [], "mcp_servers": [], "permissionMode": "default",
+        "uuid": _uuid()})
+    totals = {"input": 0, "output": 0}
+    turns = [turn_reply(reply, False), turn_reply(reply, True)] \
+        if reply.tool_use is not None else [reply]
+    for number, turn in enumerate(turns, start=1):
+        failure = yield from _failed_attempts(turn, take_fault, session_id)
+        if failure is not None:
+            yield from _gave_up(failure, model=model, session_id=session_id, turns=number)
+            return
+        yield 0.0, _status(session_id)
+        tool_use: ToolUseBlock | None = None
+        events = anthropic_events(turn, model=model, input_tokens=input_tokens,
+                                  fault=turn.fault)
+        for delay, item in _assistant_turn(events, session_id=session_id, totals=totals):
+            if type(item) is ToolUseBlock:
+                tool_use = item
+            else:
+                yield delay, item
+        if tool_use is not None and number < len(turns):
+            yield 0.0, UserMessage(
+                [ToolResultBlock(tool_use.id, f"(mock run: {tool_use.name} was not run)",
+                                 False)],
+                uuid=_uuid(), tool_use_result={"stdout": "", "stderr": ""})
+    yield 0.0, ResultMessage(
+        subtype="success", duration_ms=0, duration_api_ms=0, is_error=False,
+        num_turns=len(turns), session_id=session_id, stop_reason=_stop_reason(turns[-1]),
+        total_cost_usd=_price(reply.model or model, totals["input"], totals["output"]),
+        usage={"input_tokens": totals["input"], "output_tokens": totals["output"],
+               "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
+        result=None, uuid=_uuid())
+
+
+def _failed_attempts(reply: Any, take_fault: Callable[[Any], Any] | None,
+                     session_id: str) -> Iterator[tuple[float, object]]:
+    """The CLI's retry notices for requests the script fails with an HTTP error. Returns
+    the status it finally gives up on, or None once a request goes through."""
+    if take_fault is None:
+        return None
+    for attempt in range(1, CLI_MAX_RETRIES + 2):
+        fault = take_fault(reply)
+        if fault is None or fault.kind != "http_error":
+            return None
+        if fault.status in _CLI_NO_RETRY or attempt > CLI_MAX_RETRIES:
+            return int(fault.status)
+        yield 0.0, SystemMessage("api_retry", {
+            "type": "system", "subtype": "api_retry", "attempt": attempt,
+            "max_retries": CLI_MAX_RETRIES, "retry_delay_ms": 0, "error_status": fault.status,
+            "error": _CLI_ERROR_CLASS.get(fault.status, "server_error"),
+            "session_id": session_id, "uuid": _uuid()})
+    return None
+
+
+def _gave_up(status: int, *, model: str, session_id: str, turns: int
+             ) -> Iterator[tuple[float, object]]:
+    text = f"API Error: {status} (simulated)"
+    yield 0.0, AssistantMessage(
+        [TextBlock(text)], model="<synthetic>", message_id=_uuid(), session_id=session_id,
+        error=_CLI_ERROR_CLASS.get(status, "server_error"), uuid=_uuid())  # type: ignore[arg-type]
+    yield 0.0, ResultMessage(
+        subtype="success", duration_ms=0, duration_api_ms=0, is_error=True, num_turns=turns,
+        session_id=session_id, total_cost_usd=0.0, result=text, api_error_status=status,
+        usage={"input_tokens": 0, "output_tokens": 0}, uuid=_uuid())
+
+
+def _assistant_turn(events: Iterator[tuple[float, Any]], *, session_id: str,
+                    totals: dict[str, int]) -> Iterator[tuple[float, object]]:
+    """StreamEvents for one API response, with the AssistantMessage for each finished
+    block slipped in before its content_block_stop, as the CLI does. A ToolUseBlock is
+    also yielded (bare) so the caller knows a tool result must follow."""
+    message: dict[str, Any] = {}
+    blocks: dict[int, dict[str, Any]] = {}
+    for delay, item in events:
+        if type(item) is not dict:
+            yield delay, item  # a mid-stream Fault
+            continue
+        kind = item["type"]
+        if kind == "ping":
+            continue
+        if kind == "message_start":
+            message = item["message"]
+            totals["input"] += int(message["usage"].get("input_tokens") or 0)
+        elif kind == "content_block_start":
+            blocks[item["index"]] = {**item["content_block"], "json": []}
+        elif kind == "content_block_delta":
+            _accumulate(blocks[item["index"]], item["delta"])
+        elif kind == "content_block_stop":
+            block = _sdk_block(blocks.pop(item["index"]))
+            yield 0.0, AssistantMessage(
+                [block], model=message.get("model", ""), usage=message.get("usage"),
+                message_id=message.get("id"), session_id=session_id, uuid=_uuid())
+            if type(block) is ToolUseBlock:
+                yield 0.0, block
+        elif kind == "message_delta":
+            totals["output"] += int((item.get("usage") or {}).get("output_tokens") or 0)
+        yield delay, StreamEvent(_uuid(), session_id, item)
+
+
+def _accumulate(block: dict[str, Any], delta: dict[str, Any]) -> None:
+    kind = delta["type"]
+    if kind == "text_delta":
+        block["text"] = block.get("text", "") + delta["text"]
+    elif kind == "thinking_delta":
+        block["thinking"] = block.get("thinking", "") + delta["thinking"]
+    elif kind == "signature_delta":
+        block["signature"] = delta["signature"]
+    elif kind == "input_json_delta":
+        block["json"].append(delta["partial_json"])
+
+
+def _sdk_block(block: dict[str, Any]) -> Any:
+    kind = block["type"]
+    if kind == "thinking":
+        return ThinkingBlock(block.get("thinking", ""), block.get("signature", ""))
+    if kind == "tool_use":
+        raw = "".join(block["json"])
+        return ToolUseBlock(block["id"], block["name"], json.loads(raw) if raw else {})
+    return TextBlock(block.get("text", ""))
+
+
+def _stop_reason(reply: Any) -> str:
+    from rillet.sim.anthropic_stream import stop_reason
+
+    return stop_reason(reply)
+
+
+def _status(session_id: str) -> SystemMessage:
+    return SystemMessage("status", {"type": "system", "subtype": "status",
+                                    "status": "requesting", "session_id": session_id,
+                                    "uuid": _uuid()})
+
+
+def _price(model: str, input_tokens: int, output_tokens: int) -> float | None:
+    try:
+        from rillet.providers.pricing import price_usd
+    except ImportError:  # the price table is another helper's module; without it, no cost
+        return None
+    return price_usd(model, input_tokens, output_tokens)
+
+
+def _uuid() -> str:
+    return str(uuid.uuid4())
