@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	@$(BIN)/rillet run examples/showcase.yaml
+	@$(BIN)/rillet demo
 
 test: $(STAMP)
 	@$(BIN)/python -m pytest --cov=rillet --cov-report=term -q

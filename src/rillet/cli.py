@@ -33,7 +33,12 @@ def _main(version: Annotated[Optional[bool], typer.Option(
 
 
 def _load(path: Path):  # noqa: ANN202 - a Workflow
-    from rillet.workflow.loader import load_workflow
+    try:
+        from rillet.workflow.loader import load_workflow
+    except ImportError:
+        typer.echo("rillet cannot load workflows yet: the workflow loader is not built "
+                   "(see the README's status section)", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
 
     try:
         return load_workflow(path)
@@ -162,6 +167,14 @@ def sim(
     from rillet.sim.server import serve
 
     serve(host, port, str(script) if script else None)
+
+
+@app.command()
+def demo() -> None:
+    """Stream one Claude answer through the real Claude Agent SDK (simulator or live)."""
+    from rillet.demo import main as demo_main
+
+    raise typer.Exit(demo_main())
 
 
 def main() -> None:

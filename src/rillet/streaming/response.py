@@ -34,6 +34,7 @@ class AsyncResponse:
         self._thinking: list[str] = []
         self._consumed = False
         self._closed = False
+        self._iterator: Any = None  # the generator handed out by __aiter__
 
     @property
     def text(self) -> str:
@@ -52,7 +53,8 @@ class AsyncResponse:
         if self._consumed:
             raise StreamConsumedError(f"the stream of step '{self.step}' was already consumed")
         self._consumed = True
-        return self._iterate()
+        self._iterator = self._iterate()
+        return self._iterator
 
     async def _iterate(self) -> AsyncIterator[Event]:
         m = self.metrics
@@ -161,6 +163,10 @@ class AsyncResponse:
         if not self._consumed:
             self._consumed = True
             self.metrics.interrupted = True
+        elif self._iterator is not None:
+            # A consumer that broke out of its loop left our generator suspended: closing it
+            # records the interruption and the end time, then closes the source.
+            await self._iterator.aclose()
         await self._close_source()
 
     async def _close_source(self) -> None:
