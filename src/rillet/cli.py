@@ -32,13 +32,18 @@ def _main(version: Annotated[Optional[bool], typer.Option(
     pass
 
 
-def _load(path: Path):  # noqa: ANN202 - a Workflow
+def _loader():  # noqa: ANN202 - the rillet.workflow.loader module
     try:
-        from rillet.workflow.loader import load_workflow
+        from rillet.workflow import loader
     except ImportError:
         typer.echo("rillet cannot load workflows yet: the workflow loader is not built "
                    "(see the README's status section)", err=True)
         raise typer.Exit(EXIT_INVALID) from None
+    return loader
+
+
+def _load(path: Path):  # noqa: ANN202 - a Workflow
+    load_workflow = _loader().load_workflow
 
     try:
         return load_workflow(path)
@@ -127,7 +132,7 @@ def run(
 def validate(files: Annotated[list[Path], typer.Argument(help="Workflow files to check.",
                                                          exists=True, dir_okay=False)]) -> None:
     """Check workflow files; every problem names the file, line and key."""
-    from rillet.workflow.loader import load_workflow
+    load_workflow = _loader().load_workflow
 
     failed = False
     for path in files:
@@ -147,9 +152,7 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Workflow files to
 def schema(output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", help="Write to this file instead of stdout.")] = None) -> None:
     """Print the JSON Schema of the workflow format (for editor completion)."""
-    from rillet.workflow.loader import json_schema
-
-    text = json.dumps(json_schema(), indent=2)
+    text = json.dumps(_loader().json_schema(), indent=2)
     if output:
         output.write_text(text + "\n", encoding="utf-8")
     else:
