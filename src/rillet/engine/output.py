@@ -1,8 +1,9 @@
 """`output_to_file` as a passthrough: the step's text is written while it arrives.
 
 The file is flushed at most every FLUSH_INTERVAL_S so `tail -f` shows the text live
-without a system call per token. When the provider restarts its response the file is
-truncated, and at the end the file is made to hold exactly the step's final text.
+without a system call per token. When the provider restarts its response the file is cut
+back to the end of the last finished message (the retried one comes again), and at the end
+the file is made to hold exactly the step's final text.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import IO
 
-from rillet.events import Event, StreamRetry, TextDelta
+from rillet.events import Event, MessageComplete, StreamRetry, TextDelta
 from rillet.result import StepResult
 
 FLUSH_INTERVAL_S = 0.05
@@ -25,6 +26,7 @@ class OutputFileWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file: IO[str] | None = path.open("w", encoding="utf-8")
         self._written = 0
+        self._kept = (0, 0)  # (file position, characters) at the last finished message
         self._last_flush = perf_counter()
 
     def on_event(self, event: Event) -> None:
@@ -39,10 +41,12 @@ class OutputFileWriter:
             if now - self._last_flush >= FLUSH_INTERVAL_S:
                 file.flush()
                 self._last_flush = now
+        elif kind is MessageComplete:
+            self._kept = (file.tell(), self._written)
         elif kind is StreamRetry:
-            file.seek(0)
+            position, self._written = self._kept
+            file.seek(position)
             file.truncate()
-            self._written = 0
 
     def on_complete(self, result: StepResult) -> None:
         self._finish(result.text)

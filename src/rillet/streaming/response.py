@@ -32,13 +32,18 @@ class AsyncResponse:
         self._source = source
         self._text: list[str] = []
         self._thinking: list[str] = []
+        # Where the last finished model message ended: a retry re-sends only the message
+        # in flight, so text of earlier messages (before a tool call) is kept.
+        self._kept_text = 0
+        self._kept_thinking = 0
+        self._kept_chars = 0
         self._consumed = False
         self._closed = False
         self._iterator: Any = None  # the generator handed out by __aiter__
 
     @property
     def text(self) -> str:
-        """The text received so far (after a retry, only the current attempt's)."""
+        """The text received so far (after a retry, the retried message counts once)."""
         return "".join(self._text)
 
     @property
@@ -95,9 +100,9 @@ class AsyncResponse:
                             use["is_error"] = event.is_error
                 elif kind is StreamRetry:
                     m.retries += 1
-                    text.clear()
-                    self._thinking.clear()
-                    m.text_chars = 0
+                    del text[self._kept_text:]
+                    del self._thinking[self._kept_thinking:]
+                    m.text_chars = self._kept_chars
                 elif kind is ResponseComplete:
                     self.final = event
                     m.input_tokens = event.input_tokens or m.input_tokens
@@ -105,7 +110,9 @@ class AsyncResponse:
                     if event.cost_usd is not None:
                         m.cost_usd = event.cost_usd
                 elif kind is MessageComplete:
-                    pass
+                    self._kept_text = len(text)
+                    self._kept_thinking = len(self._thinking)
+                    self._kept_chars = m.text_chars
                 yield event
         except (asyncio.CancelledError, GeneratorExit):
             m.interrupted = True

@@ -384,6 +384,20 @@ async def test_provider_restart_leaves_no_duplicate_text_in_output_file(tmp_path
     assert (tmp_path / "o.txt").read_text() == "Hello world"
 
 
+def test_a_retry_in_a_later_message_cuts_the_output_file_back_to_the_last_message(tmp_path):
+    from rillet.engine.output import OutputFileWriter
+    from rillet.events import MessageComplete
+    from rillet.result import StepResult
+
+    writer = OutputFileWriter(tmp_path / "o.txt")
+    for event in (TextDelta("s", "Før the tool. "), MessageComplete("s", "tool_use"),
+                  TextDelta("s", "Aft"), StreamRetry("s", 1, "dropped"),
+                  TextDelta("s", "After.")):
+        writer.on_event(event)
+    writer.on_complete(StepResult(step="s", text="Før the tool. After."))
+    assert (tmp_path / "o.txt").read_text() == "Før the tool. After."
+
+
 def test_sync_run_wraps_the_async_one(write_workflow, run_opts):
     result = rillet.run(write_workflow(TWO_STEPS), **run_opts)
     assert result.success and result["polish"].text == "Rivers patiently carve deep valleys."

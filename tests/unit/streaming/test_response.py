@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from rillet.errors import StepError, StreamConsumedError
-from rillet.events import ResponseComplete, StreamRetry, TextDelta, ThinkingDelta, ToolResult, \
-    ToolUse, Usage
+from rillet.events import MessageComplete, ResponseComplete, StreamRetry, TextDelta, ThinkingDelta, \
+    ToolResult, ToolUse, Usage
 from rillet.streaming.metrics import StreamMetrics
 from rillet.streaming.response import AsyncResponse
 
@@ -57,6 +57,21 @@ async def test_a_retry_restarts_the_text_so_nothing_appears_twice():
     result = await response.collect()
     assert result.text == "Hello"
     assert response.metrics.retries == 1
+
+
+async def test_a_retry_in_a_later_message_keeps_the_text_of_finished_messages():
+    # A tool-using step: the first message ended before the tool ran; only the second
+    # message, cut off mid-stream, comes again.
+    events = [TextDelta("s", "Let me look. "), ThinkingDelta("s", "plan"),
+              MessageComplete("s", "tool_use"), ToolUse("s", "t1", "Read", {}),
+              ToolResult("s", "t1", "contents"), TextDelta("s", "It sa"),
+              ThinkingDelta("s", "again"), StreamRetry("s", 1, "dropped"),
+              TextDelta("s", "It says hi."), FINAL]
+    response = AsyncResponse("s", source(events))
+    result = await response.collect()
+    assert result.text == "Let me look. It says hi."
+    assert result.thinking == "plan"
+    assert result.metrics["text_chars"] == len("Let me look. It says hi.")
 
 
 async def test_a_stream_without_a_final_result_is_an_error_keeping_the_partial_text():
