@@ -25,7 +25,10 @@ class AnthropicEventTranslator:
         # when it ends, so a retried message is not counted twice.
         self.input_tokens = 0
         self.output_tokens = 0
+        self.cache_read_tokens = 0
+        self.cache_write_tokens = 0
         self._message_input = 0
+        self._message_cache = (0, 0)  # (read, write) of the message in flight
         self._message_has_output = False
         # True from message_start until message_delta: a message_stop while it is still
         # open marks a message cut off mid-stream (the Claude CLI closes a broken stream
@@ -90,12 +93,15 @@ class AnthropicEventTranslator:
             usage = message.get("usage") or {}
             self.messages += 1
             self._message_input = int(usage.get("input_tokens") or 0)
+            self._message_cache = _cache_tokens(usage, (0, 0))
             self._message_open = True
             # A new message while the previous one never ended: the text is coming again.
             retry = self.restart("the message restarted mid-stream")
             if retry is not None:
                 return retry
-            return Usage(self.step, self.input_tokens + self._message_input, self.output_tokens)
+            read, write = self._message_cache
+            return Usage(self.step, self.input_tokens + self._message_input, self.output_tokens,
+                         None, self.cache_read_tokens + read, self.cache_write_tokens + write)
         if kind == "message_delta":
             if self._broken_tool_input is not None:
                 raw, self._broken_tool_input = self._broken_tool_input, None
@@ -107,11 +113,16 @@ class AnthropicEventTranslator:
             usage = event.get("usage") or {}
             if usage.get("input_tokens"):
                 self._message_input = int(usage["input_tokens"])
+            read, write = _cache_tokens(usage, self._message_cache)
             self.input_tokens += self._message_input
             self.output_tokens += int(usage.get("output_tokens") or 0)
+            self.cache_read_tokens += read
+            self.cache_write_tokens += write
             self._message_input = 0
+            self._message_cache = (0, 0)
             self._message_has_output = False
-            return Usage(self.step, self.input_tokens, self.output_tokens)
+            return Usage(self.step, self.input_tokens, self.output_tokens, None,
+                         self.cache_read_tokens, self.cache_write_tokens)
         if kind == "message_stop":
             if self._message_open:
                 return None  # cut off: a retry or an error follows
@@ -123,6 +134,15 @@ class AnthropicEventTranslator:
                                 kind=_ERROR_KINDS.get(etype, "api"),
                                 retryable=etype in ("overloaded_error", "rate_limit_error"))
         return None  # ping and anything newer
+
+
+def _cache_tokens(usage: dict[str, Any], default: tuple[int, int]) -> tuple[int, int]:
+    """(cache read, cache write) input tokens from a usage dict; `default` where the API
+    left them out (message_delta usage repeats them only sometimes)."""
+    read = usage.get("cache_read_input_tokens")
+    write = usage.get("cache_creation_input_tokens")
+    return (default[0] if read is None else int(read),
+            default[1] if write is None else int(write))
 
 
 _ERROR_KINDS = {

@@ -269,3 +269,25 @@ def test_error_results_map_to_a_kind_and_a_hint(kwargs, assistant_error, kind, p
 def test_model_falls_back_to_the_init_model_without_stream_events():
     events = run([init(), result()])
     assert events[-1].model == MODEL and events[-1].session_id == "s1"
+
+
+def test_prompt_cache_tokens_are_carried_into_usage_and_summed_over_messages():
+    from rillet.providers.anthropic_events import AnthropicEventTranslator
+
+    translator = AnthropicEventTranslator("s")
+    cached = {"input_tokens": 5, "output_tokens": 1, "cache_read_input_tokens": 100,
+              "cache_creation_input_tokens": 40}
+    start = translator.translate({"type": "message_start", "message": {"usage": cached}})
+    assert (start.cache_read_tokens, start.cache_write_tokens) == (100, 40)
+    # message_delta usage often leaves the cache figures out: the message's own stay.
+    end = translator.translate({"type": "message_delta", "delta": {"stop_reason": "tool_use"},
+                                "usage": {"output_tokens": 7}})
+    assert (end.input_tokens, end.output_tokens) == (5, 7)
+    assert (end.cache_read_tokens, end.cache_write_tokens) == (100, 40)
+    translator.translate({"type": "message_stop"})
+    translator.translate({"type": "message_start", "message": {"usage": {
+        "input_tokens": 9, "output_tokens": 1, "cache_read_input_tokens": 140}}})
+    last = translator.translate({"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                                 "usage": {"output_tokens": 3}})
+    assert (last.input_tokens, last.output_tokens) == (14, 10)
+    assert (last.cache_read_tokens, last.cache_write_tokens) == (240, 40)
