@@ -1,0 +1,365 @@
+"""Checks that need more than one key: step names and references between steps, templates,
+conditions, stream handlers and their options, output paths, mock replies.
+
+Everything is checked on the steps as written (before defaults are applied), so a problem
+is reported once, at the place where it is written.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath, PureWindowsPath
+from typing import Any
+
+from pydantic import ValidationError
+
+from rillet.workflow import conditions, templates
+from rillet.workflow.problems import Loc, Problems, did_you_mean
+from rillet.workflow.schema import (
+    ClaudeStep, Defaults, GeminiStep, ModelStepBase, SetVariableStep,
+)
+
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+_STEPS: Loc = ("workflow", "steps")
+_MAPPING_METHODS = frozenset({"items", "keys", "values", "get"})
+
+
+@dataclass
+class Scope:
+    """What a template or condition at one place in the workflow may refer to."""
+
+    all_steps: list[str]
+    earlier: set[str] = field(default_factory=set)
+    state: set[str] = field(default_factory=set)
+    global_vars: set[str] = field(default_factory=set)
+    current: str | None = None
+
+
+def check_workflow(defaults: Defaults | None, global_vars: dict[str, Any],
+                   steps: list[Any], raw_steps: list[Any], problems: Problems) -> None:
+    """`steps[i]` is the validated step, or None when it did not validate (its problems are
+    already in `problems`); `raw_steps[i]` is the data it came from."""
+    names = [raw.get("name") if isinstance(raw, dict) else None for raw in raw_steps]
+    known = [n for n in names if isinstance(n, str)]
+    _check_names(names, problems)
+    scope = Scope(all_steps=known, global_vars=set(global_vars))
+    for index, (step, raw) in enumerate(zip(steps, raw_steps)):
+        scope.current = names[index] if isinstance(names[index], str) else None
+        if step is not None:
+            _check_step(index, step, scope, defaults or Defaults(), problems)
+        elif isinstance(raw, dict):
+            _check_raw_step(index, raw, scope, problems)
+        if scope.current:
+            scope.earlier.add(scope.current)
+        _remember_variables(raw, scope)
+    if defaults is not None:
+        everything = Scope(all_steps=known, earlier=set(known), state=scope.state,
+                           global_vars=scope.global_vars)
+        _check_defaults(defaults, steps, everything, problems)
+
+
+def _check_names(names: list[Any], problems: Problems) -> None:
+    first: dict[str, int] = {}
+    for index, name in enumerate(names):
+        if not isinstance(name, str):
+            continue
+        loc = _STEPS + (index, "name")
+        if not _NAME.fullmatch(name):
+            problems.add(loc, f"step name '{name}' may use only letters, digits, _ and - "
+                              f"(templates and conditions refer to it as steps.NAME)")
+        if name in first:
+            problems.add(loc, f"duplicate step name '{name}' (also steps[{first[name]}]); "
+                              f"step names must be unique")
+        else:
+            first[name] = index
+
+
+def _remember_variables(raw: Any, scope: Scope) -> None:
+    if not isinstance(raw, dict) or raw.get("type") != "set_variable":
+        return
+    variables = raw.get("variables")
+    if isinstance(variables, dict):
+        target = scope.global_vars if raw.get("scope") == "global" else scope.state
+        target.update(str(k) for k in variables)
+
+
+# --- one step -----------------------------------------------------------------------------------
+
+
+def _check_step(index: int, step: Any, scope: Scope, defaults: Defaults,
+                problems: Problems) -> None:
+    loc = _STEPS + (index,)
+    if step.condition is not None:
+        check_condition(loc + ("condition",), step.condition, scope, problems)
+    for where, text in template_strings(step):
+        check_template(loc + where, text, scope, problems)
+    if isinstance(step, SetVariableStep):
+        if not step.variables:
+            problems.add(loc + ("variables",), "needs at least one variable")
+        return
+    if isinstance(step, ModelStepBase):
+        _check_prompt(loc, step, scope, problems)
+        _check_output_file(loc + ("output_to_file",), step.output_to_file, problems)
+        if not step.collect_stream:
+            problems.add(loc + ("collect_stream",), "cannot be false: rillet always keeps the "
+                         "step's text for later steps, output_to_file and the results "
+                         "(handlers see every delta either way); remove the key")
+        _check_mock(loc, step, problems)
+        _check_handlers(loc, step, defaults, problems)
+
+
+def _check_raw_step(index: int, raw: dict[str, Any], scope: Scope,
+                    problems: Problems) -> None:
+    """A step with schema problems: its condition and prompt text are still checked, so one
+    pass reports as much as it can."""
+    loc = _STEPS + (index,)
+    if isinstance(raw.get("condition"), str):
+        check_condition(loc + ("condition",), raw["condition"], scope, problems)
+    prompt = raw.get("prompt")
+    parts = [prompt] if isinstance(prompt, str) else prompt if isinstance(prompt, list) else []
+    for j, part in enumerate(parts):
+        text = part if isinstance(part, str) else \
+            part.get("content") if isinstance(part, dict) else None
+        if isinstance(text, str):
+            check_template(loc + ("prompt", j, "content"), text, scope, problems)
+
+
+def template_strings(step: Any) -> list[tuple[Loc, str]]:
+    """Every value of the step that is rendered as a template when it runs."""
+    found: list[tuple[Loc, str]] = []
+    if isinstance(step, SetVariableStep):
+        _strings(step.variables, ("variables",), found)
+        return found
+    for j, part in enumerate(step.prompt):
+        if part.type == "static":
+            found.append((("prompt", j, "content"), part.content))
+        elif part.type == "file":
+            found.append((("prompt", j, "path"), part.path))
+    if step.model:
+        found.append((("model",), step.model))
+    if isinstance(step, ClaudeStep):
+        _strings(step.claude_options.model_dump(exclude_unset=True), ("claude_options",), found)
+    if isinstance(step, GeminiStep) and step.system_instruction:
+        found.append((("system_instruction",), step.system_instruction))
+    return found
+
+
+def _strings(value: Any, loc: Loc, found: list[tuple[Loc, str]]) -> None:
+    if isinstance(value, str):
+        found.append((loc, value))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _strings(item, loc + (key,), found)
+    elif isinstance(value, list):
+        for position, item in enumerate(value):
+            _strings(item, loc + (position,), found)
+
+
+def _check_prompt(loc: Loc, step: Any, scope: Scope, problems: Problems) -> None:
+    if not step.prompt:
+        problems.add(loc + ("prompt",), "needs at least one part")
+    for j, part in enumerate(step.prompt):
+        if part.type != "previous_response":
+            continue
+        where = loc + ("prompt", j, "step")
+        problem = _step_reference(part.step, scope)
+        if problem:
+            problems.add(where, f"previous_response: {problem}")
+
+
+def _check_output_file(loc: Loc, path: str | None, problems: Problems) -> None:
+    if path is None:
+        return
+    if not path.strip():
+        problems.add(loc, "is empty; give a file name or remove the key")
+    elif templates.has_template(path):
+        problems.add(loc, "templates are not filled in here; write a fixed relative path")
+    elif PurePosixPath(path).is_absolute() or PureWindowsPath(path).is_absolute() \
+            or ".." in PurePosixPath(path.replace("\\", "/")).parts:
+        problems.add(loc, f"'{path}' must be a relative path inside the output directory "
+                          f"(no leading / and no ..)")
+
+
+def _check_mock(loc: Loc, step: Any, problems: Problems) -> None:
+    if step.mock is None:
+        return
+    from rillet.sim.script import Reply, validate_reply
+
+    try:
+        validate_reply(step.mock)
+    except ValidationError as exc:
+        problems.add_validation_errors(exc.errors(), Reply, loc + ("mock",))
+
+
+# --- templates and conditions -------------------------------------------------------------------
+
+
+def check_template(loc: Loc, text: str, scope: Scope, problems: Problems) -> None:
+    try:
+        references = templates.check(text)
+    except templates.TemplateError as exc:
+        problems.add(loc, str(exc))
+        return
+    for root, key in references:
+        problem = _reference(root, key, scope)
+        if problem:
+            problems.add(loc, f"template: {problem}")
+
+
+def check_condition(loc: Loc, expr: str, scope: Scope, problems: Problems) -> None:
+    try:
+        parsed = conditions.check(expr)
+    except conditions.ConditionError as exc:
+        problems.add(loc, str(exc))
+        return
+    for path in parsed.paths:
+        problem = _reference(path[0], path[1] if len(path) > 1 else None, scope)
+        if problem:
+            problems.add(loc, f"condition: {problem}")
+
+
+def _reference(root: str, key: str | None, scope: Scope) -> str | None:
+    if not templates.known_name(root):
+        guess = did_you_mean(root, templates.ROOTS)
+        hint = f"did you mean {guess}?" if guess else f"use {', '.join(templates.ROOTS)}"
+        return f"unknown name '{root}'; {hint}"
+    if key is None or key in _MAPPING_METHODS:  # steps.items(), state.get('x', 0), ...
+        return None
+    if root == "steps":
+        return _step_reference(key, scope)
+    if root == "state" and key not in scope.state:
+        return _unset("state", key, scope.state, "no earlier set_variable step sets it")
+    if root == "global_vars" and key not in scope.global_vars:
+        return _unset("global_vars", key, scope.global_vars,
+                      "it is not in global_vars and no earlier set_variable step "
+                      "(scope: global) sets it")
+    if root == "workflow" and key not in ("name", "run_id"):
+        return f"workflow.{key} does not exist (workflow.name, workflow.run_id)"
+    return None
+
+
+def _unset(root: str, key: str, known: set[str], why: str) -> str:
+    guess = did_you_mean(key, known)
+    hint = f"; did you mean {root}.{guess}?" if guess else ""
+    return f"{root}.{key} is never set: {why}{hint}"
+
+
+def _step_reference(name: str, scope: Scope) -> str | None:
+    if name in scope.earlier:
+        return None
+    if name == scope.current:
+        return f"step '{name}' refers to its own result; only earlier steps can be used"
+    if name in scope.all_steps:
+        return f"step '{name}' runs after this one; only earlier steps can be used"
+    guess = did_you_mean(name, scope.all_steps)
+    hint = f"; did you mean {guess}?" if guess else ""
+    return f"there is no step named '{name}'{hint}"
+
+
+# --- stream handlers ----------------------------------------------------------------------------
+
+
+def _handler_problem(name: str) -> str | None:
+    from rillet.streaming.handler import handler_names, resolve
+
+    try:
+        resolve(name)
+    except LookupError as exc:
+        if "." in name or ":" in name:
+            return str(exc)
+        builtin = handler_names()
+        guess = did_you_mean(name, builtin)
+        hint = f"did you mean {guess}? " if guess else ""
+        return (f"unknown stream handler '{name}'; {hint}(built-in: {', '.join(builtin)}; or "
+                f"a dotted path to a handler class)")
+    return None
+
+
+def _check_handler_list(loc: Loc, names: list[str] | None, problems: Problems) -> set[str]:
+    """The names that resolve."""
+    good: set[str] = set()
+    for position, name in enumerate(names or []):
+        where = loc + (position,)
+        if name in good:
+            problems.add(where, f"handler '{name}' is listed twice")
+            continue
+        problem = _handler_problem(name)
+        if problem:
+            problems.add(where, problem)
+        else:
+            good.add(name)
+    return good
+
+
+def _check_handlers(loc: Loc, step: Any, defaults: Defaults, problems: Problems) -> None:
+    good = _check_handler_list(loc + ("stream_handler",), step.stream_handler, problems)
+    listed = step.stream_handler if step.stream_handler is not None \
+        else (defaults.stream_handler or [])
+    if step.stream_handler is None:
+        good = {n for n in listed if _handler_problem(n) is None}
+    for name, opts in step.stream_handler_opts.items():
+        where = loc + ("stream_handler_opts", name)
+        if name not in listed:
+            problems.add(where, f"options for handler '{name}', which this step does not "
+                         f"stream to (stream_handler: {', '.join(listed) or 'none'}); add it "
+                         f"to stream_handler or remove these options")
+            continue
+        if name not in good:
+            continue
+        _no_templates(where, opts, problems)
+        merged = {**defaults.stream_handler_opts.get(name, {}), **opts}
+        _validate_handler_options(where, name, merged, problems,
+                                  only=lambda err: err["type"] == "missing"
+                                  or (err["loc"] and err["loc"][0] in opts))
+
+
+def _validate_handler_options(loc: Loc, name: str, opts: dict[str, Any], problems: Problems,
+                              only: Any = None) -> None:
+    from rillet.streaming.handler import resolve, validate_options
+
+    try:
+        validate_options(name, opts)
+    except ValidationError as exc:
+        errors = [e for e in exc.errors() if only is None or only(e)]
+        problems.add_validation_errors(errors, resolve(name).options, loc)
+    except (LookupError, ImportError, ValueError, TypeError) as exc:
+        problems.add(loc, f"handler '{name}': {exc}")
+
+
+def _no_templates(loc: Loc, value: Any, problems: Problems) -> None:
+    found: list[tuple[Loc, str]] = []
+    _strings(value, loc, found)
+    for where, text in found:
+        if templates.has_template(text):
+            problems.add(where, "templates are not filled in in handler options; write the "
+                                "value itself")
+
+
+def _check_defaults(defaults: Defaults, steps: list[Any], scope: Scope,
+                    problems: Problems) -> None:
+    loc: Loc = ("workflow", "defaults")
+    good = _check_handler_list(loc + ("stream_handler",), defaults.stream_handler, problems)
+    used: set[str] = set(defaults.stream_handler or [])
+    for step in steps:
+        if isinstance(step, ModelStepBase) and step.stream_handler is not None:
+            used.update(step.stream_handler)
+    for name, opts in defaults.stream_handler_opts.items():
+        where = loc + ("stream_handler_opts", name)
+        if name not in used:
+            problems.add(where, f"options for handler '{name}', which no step streams to; "
+                         f"add it to a stream_handler or remove these options")
+            continue
+        if name not in good and _handler_problem(name) is not None:
+            continue
+        _no_templates(where, opts, problems)
+        # Steps may add required options (a path) of their own: only what is here is checked.
+        _validate_handler_options(where, name, opts, problems,
+                                  only=lambda err: err["type"] != "missing")
+    found: list[tuple[Loc, str]] = []
+    _strings(defaults.claude_options.model_dump(exclude_unset=True),
+             loc + ("claude_options",), found)
+    if defaults.gemini_model:
+        found.append((loc + ("gemini_model",), defaults.gemini_model))
+    for where, text in found:
+        check_template(where, text, scope, problems)

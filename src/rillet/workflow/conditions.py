@@ -1,0 +1,353 @@
+"""Step conditions: a small, safe expression language (no eval).
+
+    steps.check.text contains 'LGTM' and not (state.retries >= 3)
+
+- `or`, `and`, `not` (loosest to tightest) and parentheses;
+- comparisons `==`, `!=`, `<`, `<=`, `>`, `>=`, `contains`, `in`, `not in`, `not contains`
+  (one per operand pair: `1 < x < 3` is written `1 < x and x < 3`);
+- literals: numbers, 'quoted' or "quoted" strings, true, false, null;
+- dot paths into the template context: steps.NAME.FIELD (a StepResult field, else a key of
+  the step's JSON output), state.x, global_vars.x, inputs.x, workflow.name; a number in a
+  path indexes a list (steps.plan.data.items.0).
+
+A bare path is a truth test; a step result is true when the step succeeded. A path to
+something that is not there (a step that did not run, a variable never set) is an error,
+never a silent false. Each expression is parsed once; evaluating it runs a few closures.
+"""
+
+from __future__ import annotations
+
+import difflib
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from typing import Any
+
+from rillet.errors import RilletError
+from rillet.result import StepResult
+
+ROOTS = ("steps", "global_vars", "inputs", "state", "workflow")
+_STEP_FIELDS = frozenset({f.name for f in fields(StepResult)} | {"data", "success"})
+_LITERALS = {"true": True, "false": False, "null": None, "none": None}
+_KEYWORDS = frozenset({"and", "or", "not", "contains", "in"})
+
+Getter = Callable[[dict[str, Any]], Any]
+
+
+class ConditionError(RilletError):
+    """A condition is malformed, or cannot be evaluated against this run."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    source: str
+    paths: tuple[tuple[str, ...], ...]  # every dot path it reads, e.g. ("steps", "check", "text")
+    _run: Getter
+
+    def evaluate(self, ctx: dict[str, Any]) -> bool:
+        try:
+            return _truth(self._run(ctx))
+        except ConditionError as exc:
+            raise ConditionError(f"condition {self.source!r}: {exc}") from None
+
+
+def check(expr: str) -> Condition:
+    """Parse `expr` (cached); raises ConditionError naming the problem and its column."""
+    return _compile(expr)
+
+
+def evaluate(expr: str, ctx: dict[str, Any]) -> bool:
+    return _compile(expr).evaluate(ctx)
+
+
+@lru_cache(maxsize=1024)
+def _compile(expr: str) -> Condition:
+    parser = _Parser(expr)
+    run = parser.parse()
+    return Condition(expr, tuple(parser.paths), run)
+
+
+# --- tokens -----------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"""
+    (?P<space>\s+)
+  | (?P<number>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(?![\w.])
+  | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
+  | (?P<op>==|!=|<=|>=|<|>|\(|\))
+  | (?P<word>[A-Za-z_][\w-]*(?:\.[\w-]+)*)
+""", re.VERBOSE)
+
+_ESCAPE = re.compile(r"\\(.)")
+_ESCAPES = {"n": "\n", "t": "\t"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    kind: str  # number | string | op | word
+    text: str
+    column: int  # 1-based
+
+
+def _tokenize(expr: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    pos = 0
+    while pos < len(expr):
+        match = _TOKEN.match(expr, pos)
+        if match is None:
+            char = expr[pos]
+            hint = "; compare with ==" if char == "=" else \
+                "; close the string" if char in "'\"" else ""
+            raise _syntax(expr, pos + 1, f"unexpected '{char}'{hint}")
+        kind = match.lastgroup or ""
+        if kind != "space":
+            tokens.append(_Token(kind, match.group(), pos + 1))
+        pos = match.end()
+    return tokens
+
+
+def _syntax(expr: str, column: int, problem: str) -> ConditionError:
+    return ConditionError(f"condition {expr!r}: {problem} (column {column})")
+
+
+# --- parser: each rule returns a closure over the context ------------------------------------
+
+_ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+class _Parser:
+    def __init__(self, expr: str):
+        self.expr = expr
+        self.tokens = _tokenize(expr)
+        self.pos = 0
+        self.paths: list[tuple[str, ...]] = []
+
+    def parse(self) -> Getter:
+        if not self.tokens:
+            raise ConditionError("a condition cannot be empty; write true, false or a test")
+        run = self._or()
+        token = self._peek()
+        if token is not None:
+            raise _syntax(self.expr, token.column, f"unexpected '{token.text}'"
+                          + ("; join tests with and / or" if token.kind != "op" else ""))
+        return run
+
+    # helpers
+
+    def _peek(self, ahead: int = 0) -> _Token | None:
+        index = self.pos + ahead
+        return self.tokens[index] if index < len(self.tokens) else None
+
+    def _is_word(self, word: str, ahead: int = 0) -> bool:
+        token = self._peek(ahead)
+        return token is not None and token.kind == "word" and token.text == word
+
+    def _take(self) -> _Token:
+        token = self.tokens[self.pos]
+        self.pos += 1
+        return token
+
+    # rules, loosest first
+
+    def _or(self) -> Getter:
+        parts = [self._and()]
+        while self._is_word("or"):
+            self._take()
+            parts.append(self._and())
+        if len(parts) == 1:
+            return parts[0]
+        return lambda ctx: any(_truth(part(ctx)) for part in parts)
+
+    def _and(self) -> Getter:
+        parts = [self._not()]
+        while self._is_word("and"):
+            self._take()
+            parts.append(self._not())
+        if len(parts) == 1:
+            return parts[0]
+        return lambda ctx: all(_truth(part(ctx)) for part in parts)
+
+    def _not(self) -> Getter:
+        if self._is_word("not"):
+            self._take()
+            inner = self._not()
+            return lambda ctx: not _truth(inner(ctx))
+        return self._comparison()
+
+    def _comparison(self) -> Getter:
+        left = self._operand()
+        op = self._operator()
+        if op is None:
+            return left
+        right = self._operand()
+        if self._operator(consume=False) is not None:
+            token = self._peek()
+            raise _syntax(self.expr, token.column if token else len(self.expr),
+                          "comparisons cannot be chained; join them with and")
+        return _comparison(op, left, right)
+
+    def _operator(self, consume: bool = True) -> str | None:
+        token = self._peek()
+        if token is None:
+            return None
+        if token.kind == "op" and token.text in ("==", "!=", "<", "<=", ">", ">="):
+            op = token.text
+            width = 1
+        elif token.kind == "word" and token.text in ("contains", "in"):
+            op, width = token.text, 1
+        elif token.kind == "word" and token.text == "not" and (
+                self._is_word("in", 1) or self._is_word("contains", 1)):
+            op, width = f"not {self._peek(1).text}", 2  # type: ignore[union-attr]
+        else:
+            return None
+        if consume:
+            self.pos += width
+        return op
+
+    def _operand(self) -> Getter:
+        token = self._peek()
+        if token is None:
+            raise _syntax(self.expr, len(self.expr) + 1, "expected a value at the end")
+        self._take()
+        if token.kind == "op" and token.text == "(":
+            inner = self._or()
+            closing = self._peek()
+            if closing is None or closing.text != ")":
+                raise _syntax(self.expr, closing.column if closing else len(self.expr) + 1,
+                              "missing ')'")
+            self._take()
+            return inner
+        if token.kind == "number":
+            number = float(token.text) if any(c in token.text for c in ".eE") \
+                else int(token.text)
+            return lambda ctx: number
+        if token.kind == "string":
+            text = _ESCAPE.sub(lambda m: _ESCAPES.get(m[1], m[1]), token.text[1:-1])
+            return lambda ctx: text
+        if token.kind == "word":
+            lowered = token.text.lower()
+            if lowered in _LITERALS:
+                value = _LITERALS[lowered]
+                return lambda ctx: value
+            if token.text in _KEYWORDS:
+                raise _syntax(self.expr, token.column, f"expected a value before '{token.text}'")
+            return self._path(token)
+        raise _syntax(self.expr, token.column, f"expected a value, found '{token.text}'")
+
+    def _path(self, token: _Token) -> Getter:
+        parts = tuple(token.text.split("."))
+        if parts[0] not in ROOTS:
+            close = difflib.get_close_matches(parts[0], ROOTS, n=1)
+            hint = f"did you mean {close[0]}?" if close else \
+                f"paths start with {', '.join(ROOTS)}; quote text as 'text'"
+            raise _syntax(self.expr, token.column, f"unknown name '{parts[0]}'; {hint}")
+        self.paths.append(parts)
+        return _getter(parts)
+
+
+# --- evaluation ---------------------------------------------------------------------------------
+
+
+def _truth(value: Any) -> bool:
+    if type(value) is StepResult:
+        return value.success
+    return bool(value)
+
+
+def _getter(parts: tuple[str, ...]) -> Getter:
+    root, keys = parts[0], parts[1:]
+
+    def get(ctx: dict[str, Any]) -> Any:
+        try:
+            value = ctx[root]
+        except KeyError:
+            raise ConditionError(f"'{root}' is not available here") from None
+        for depth, key in enumerate(keys):
+            value = _lookup(value, key, parts, depth + 1)
+        return value
+
+    return get
+
+
+def _lookup(value: Any, key: str, parts: tuple[str, ...], depth: int) -> Any:
+    where = ".".join(parts[:depth])
+    if type(value) is dict:
+        try:
+            return value[key]
+        except KeyError:
+            pass
+        if depth == 1 and parts[0] == "steps":
+            raise ConditionError(f"step '{key}' did not run (it was skipped, failed or comes "
+                                 f"later), so {'.'.join(parts)} has no value")
+        held = ", ".join(map(str, value)) or "nothing"
+        raise ConditionError(f"{where} has no '{key}' (it has: {held})")
+    if type(value) is StepResult:
+        if key in _STEP_FIELDS:
+            return getattr(value, key)
+        data = value.data
+        if isinstance(data, dict) and key in data:
+            return data[key]
+        raise ConditionError(f"step '{value.step}' has no field '{key}' and its text is not "
+                             f"JSON with that key (fields: text, status, output_tokens, "
+                             f"cost_usd, data, ...)")
+    if isinstance(value, list) and key.isdigit():
+        index = int(key)
+        if index < len(value):
+            return value[index]
+        raise ConditionError(f"{where} has {len(value)} items, no item {index}")
+    if isinstance(value, dict):
+        if key in value:
+            return value[key]
+        raise ConditionError(f"{where} has no '{key}'")
+    raise ConditionError(f"{where} is {_kind(value)}, which has no '{key}'")
+
+
+def _comparison(op: str, left: Getter, right: Getter) -> Getter:
+    if op == "==":
+        return lambda ctx: left(ctx) == right(ctx)
+    if op == "!=":
+        return lambda ctx: left(ctx) != right(ctx)
+    if op in _ORDER:
+        compare = _ORDER[op]
+
+        def ordered(ctx: dict[str, Any]) -> bool:
+            a, b = left(ctx), right(ctx)
+            if _is_number(a) and _is_number(b) or type(a) is str and type(b) is str:
+                return compare(a, b)
+            raise ConditionError(f"cannot compare {_kind(a)} {a!r} {op} {_kind(b)} {b!r}")
+
+        return ordered
+    negate = op.startswith("not ")
+    if op.endswith("contains"):
+        def contains(ctx: dict[str, Any]) -> bool:
+            return _contains(left(ctx), right(ctx)) != negate
+        return contains
+
+    def inside(ctx: dict[str, Any]) -> bool:
+        return _contains(right(ctx), left(ctx)) != negate
+    return inside
+
+
+def _contains(container: Any, item: Any) -> bool:
+    if type(container) is str:
+        if type(item) is not str:
+            raise ConditionError(f"text can only contain text, not {_kind(item)} {item!r}")
+        return item in container
+    if isinstance(container, (list, tuple, dict, set, frozenset)):
+        return item in container
+    raise ConditionError(f"cannot look inside {_kind(container)} {container!r} "
+                         f"(contains / in need text, a list or a mapping)")
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if type(value) is StepResult:
+        return "a step result"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "text",
+            list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)

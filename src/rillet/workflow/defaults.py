@@ -1,0 +1,82 @@
+"""Apply `workflow.defaults` to the steps, so the engine only ever reads the steps.
+
+What the step sets wins. Per key:
+
+- `claude_options`: each claude step gets the default keys its provider takes
+  (claude_agent or anthropic_api) that it does not set itself; `env` and `mcp_servers`
+  merge one level deep (the step's entries win), every other value is replaced whole.
+- `gemini_model`: the `model` of gemini steps that name none; `gemini_token_budget`:
+  merged under each gemini step's `token_budget`, key by key.
+- `mode`, `async_streaming`, `stream_handler`, `stream_buffer_size`, `timeout_s`: model
+  steps (claude, gemini) that do not set them.
+- `stream_handler_opts`: for each handler a model step streams to, the default options of
+  that handler under the step's own (key by key).
+- `output_dir` is the run's, read by the executor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rillet.workflow.schema import ClaudeStep, Defaults, GeminiStep, ModelStepBase, TokenBudget
+
+MERGED_OPTIONS = ("env", "mcp_servers")  # dict-valued options merged key by key
+_STEP_LEVEL = ("mode", "stream_buffer_size", "timeout_s")
+
+
+def apply_defaults(step: Any, defaults: Defaults) -> Any:
+    """A copy of `step` with the defaults filled in (the step itself is not changed)."""
+    if not isinstance(step, ModelStepBase):
+        return step
+    update: dict[str, Any] = {}
+    for key in _STEP_LEVEL:
+        if getattr(step, key) is None and getattr(defaults, key) is not None:
+            update[key] = getattr(defaults, key)
+    if "async_streaming" not in step.model_fields_set and defaults.async_streaming is not None:
+        update["async_streaming"] = defaults.async_streaming
+    handlers = step.stream_handler if step.stream_handler is not None else defaults.stream_handler
+    if step.stream_handler is None and handlers is not None:
+        update["stream_handler"] = list(handlers)
+    opts = handler_options(handlers or [], step.stream_handler_opts, defaults)
+    if opts != step.stream_handler_opts:
+        update["stream_handler_opts"] = opts
+    if isinstance(step, ClaudeStep):
+        options = _claude_options(step, defaults)
+        if options is not None:
+            update["claude_options"] = options
+    elif isinstance(step, GeminiStep):
+        if step.model is None and defaults.gemini_model is not None:
+            update["model"] = defaults.gemini_model
+        if defaults.gemini_token_budget is not None:
+            budget = {**defaults.gemini_token_budget.model_dump(exclude_none=True),
+                      **(step.token_budget.model_dump(exclude_none=True)
+                         if step.token_budget else {})}
+            update["token_budget"] = TokenBudget.model_validate(budget)
+    return step.model_copy(update=update) if update else step
+
+
+def handler_options(handlers: list[str], own: dict[str, dict[str, Any]],
+                    defaults: Defaults) -> dict[str, dict[str, Any]]:
+    """Each listed handler's options: the defaults' under the step's own."""
+    merged: dict[str, dict[str, Any]] = {}
+    for name in handlers:
+        base = defaults.stream_handler_opts.get(name)
+        mine = own.get(name)
+        if base is None and mine is None:
+            continue
+        merged[name] = {**(base or {}), **(mine or {})}
+    return merged
+
+
+def _claude_options(step: ClaudeStep, defaults: Defaults) -> Any:
+    options_type = type(step.claude_options)
+    given = defaults.claude_options.model_dump(exclude_unset=True)
+    inherited = {k: v for k, v in given.items() if k in options_type.model_fields}
+    if not inherited:
+        return None
+    own = step.claude_options.model_dump(exclude_unset=True)
+    merged = {**inherited, **own}
+    for key in MERGED_OPTIONS:
+        if isinstance(inherited.get(key), dict) and isinstance(own.get(key), dict):
+            merged[key] = {**inherited[key], **own[key]}
+    return options_type.model_validate(merged)

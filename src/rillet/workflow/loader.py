@@ -1,0 +1,186 @@
+"""Load a workflow file: YAML -> typed models -> checks -> defaults applied.
+
+Every problem is collected (not only the first) and raised together as a WorkflowError,
+one line each: `<file>:<line>: <key.path>: <message>`.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from rillet.errors import WorkflowError
+from rillet.workflow.checks import check_workflow
+from rillet.workflow.defaults import apply_defaults
+from rillet.workflow.problems import Problems, key_path
+from rillet.workflow.schema import Step, Workflow, WorkflowFile
+
+# Where the reference system put streaming options: inside claude_options. They are taken
+# from there and moved to the step (or to defaults), where rillet reads them.
+MOVED_FROM_CLAUDE_OPTIONS = ("async_streaming", "stream_handler", "stream_handler_opts",
+                             "stream_buffer_size", "timeout_s", "collect_stream")
+_MOVED_INTO_DEFAULTS = MOVED_FROM_CLAUDE_OPTIONS[:-1]
+
+
+def load_workflow(path: str | Path) -> Workflow:
+    """Read and check a workflow file. Raises WorkflowError listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise WorkflowError([f"{path}: cannot read the workflow: {exc.strerror or exc}"]) \
+            from None
+    except UnicodeDecodeError as exc:
+        raise WorkflowError([f"{path}: not UTF-8 text ({exc.reason})"]) from None
+    workflow = loads_workflow(text, source=str(path))
+    workflow._source_path = str(path.resolve())
+    return workflow
+
+
+def loads_workflow(text: str, source: str = "<string>") -> Workflow:
+    """Like `load_workflow` for YAML text; `source` names it in error messages. Relative
+    prompt files are read from the current folder (no source_path)."""
+    problems = Problems(source)
+    data, root = _parse(text, problems)
+    problems.root = root
+    _duplicate_keys(root, (), problems)
+    workflow = _validate(data, problems)
+    if problems or workflow is None:
+        raise WorkflowError(problems.lines())
+    return workflow
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a workflow file (top-level key `workflow`), for editors."""
+    return copy.deepcopy(_json_schema())  # callers may change their copy
+
+
+@lru_cache(maxsize=1)
+def _json_schema() -> dict[str, Any]:
+    schema = WorkflowFile.model_json_schema()
+    schema["title"] = "rillet workflow"
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+# --- YAML -----------------------------------------------------------------------------------------
+
+
+def _parse(text: str, problems: Problems) -> tuple[Any, yaml.Node | None]:
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        where = f", column {mark.column + 1}" if mark is not None else ""
+        context = f" ({exc.context})" if exc.context else ""
+        problems.add_raw(line, f"invalid YAML{where}: {exc.problem}{context}")
+        raise WorkflowError(problems.lines()) from None
+    except yaml.YAMLError as exc:
+        problems.add_raw(None, f"invalid YAML: {exc}")
+        raise WorkflowError(problems.lines()) from None
+    finally:
+        loader.dispose()
+    return data, root
+
+
+def _duplicate_keys(node: yaml.Node | None, loc: tuple[Any, ...], problems: Problems) -> None:
+    """YAML keeps the last of two equal keys without a word; here it is an error."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(
+                    key_node, yaml.ScalarNode):
+                continue
+            key, line = key_node.value, key_node.start_mark.line + 1
+            if key in seen:
+                problems.add(loc + (key,), f"duplicate key (first at line {seen[key]}); "
+                             f"keep one", line=line)
+            else:
+                seen[key] = line
+            _duplicate_keys(value_node, loc + (key,), problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _duplicate_keys(item, loc + (index,), problems)
+
+
+# --- validation -----------------------------------------------------------------------------------
+
+_STEP = TypeAdapter(Step)
+
+
+def _validate(data: Any, problems: Problems) -> Workflow | None:
+    if not isinstance(data, dict) or not isinstance(data.get("workflow"), dict):
+        if data is None:
+            problems.add_raw(1, "the file is empty; a workflow file starts with 'workflow:'")
+            return None
+        if not isinstance(data, dict):
+            problems.add_raw(1, "a workflow file is a mapping with one key, 'workflow'")
+            return None
+    raw = data.get("workflow")
+    raw_steps = raw.get("steps") if isinstance(raw, dict) else None
+    if isinstance(raw, dict):
+        _move_reference_keys(raw, problems)
+    if not isinstance(raw_steps, list) or not raw_steps:
+        _validate_file(data, problems)
+        if raw_steps == []:
+            problems.add(("workflow", "steps"), "a workflow needs at least one step")
+        return None
+    shell = _validate_file({**data, "workflow": {**raw, "steps": []}}, problems)
+    steps: list[Any] = []
+    for index, raw_step in enumerate(raw_steps):
+        try:
+            steps.append(_STEP.validate_python(raw_step))
+        except ValidationError as exc:
+            problems.add_validation_errors(exc.errors(), Step, ("workflow", "steps", index))
+            steps.append(None)
+    defaults = shell.workflow.defaults if shell else None
+    global_vars = raw.get("global_vars") if isinstance(raw.get("global_vars"), dict) else {}
+    check_workflow(defaults, global_vars, steps, raw_steps, problems)
+    if problems or shell is None:
+        return None
+    workflow = shell.workflow
+    return workflow.model_copy(update={
+        "steps": [apply_defaults(step, workflow.defaults) for step in steps]})
+
+
+def _validate_file(data: dict[str, Any], problems: Problems) -> WorkflowFile | None:
+    try:
+        return WorkflowFile.model_validate(data)
+    except ValidationError as exc:
+        problems.add_validation_errors(exc.errors(), WorkflowFile)
+        return None
+
+
+def _move_reference_keys(raw: dict[str, Any], problems: Problems) -> None:
+    steps = raw.get("steps")
+    for index, step in enumerate(steps if isinstance(steps, list) else []):
+        if isinstance(step, dict):
+            _move(step, ("workflow", "steps", index), MOVED_FROM_CLAUDE_OPTIONS, problems)
+    if isinstance(raw.get("defaults"), dict):
+        _move(raw["defaults"], ("workflow", "defaults"), _MOVED_INTO_DEFAULTS, problems)
+
+
+def _move(holder: dict[str, Any], loc: tuple[Any, ...], keys: tuple[str, ...],
+          problems: Problems) -> None:
+    options = holder.get("claude_options")
+    if not isinstance(options, dict):
+        return
+    for key in keys:
+        if key not in options:
+            continue
+        value = options.pop(key)
+        old = loc + ("claude_options", key)
+        if key in holder:
+            problems.add(old, f"also set as {key_path(loc + (key,))}; keep one (rillet "
+                              f"reads it at the step level)")
+            continue
+        holder[key] = value
+        problems.moved[loc + (key,)] = old

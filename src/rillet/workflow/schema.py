@@ -1,0 +1,315 @@
+"""The workflow file as typed models. Every model forbids unknown keys.
+
+These models check shapes and types; the loader (rillet.workflow.loader) adds what needs
+the whole file: line numbers, cross-step references, templates, conditions, handler
+options, and applies `defaults`. The same models give `rillet schema` its JSON Schema.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag,
+    field_validator, model_validator,
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- prompt parts -------------------------------------------------------------------------------
+
+
+class StaticPart(_Model):
+    """Literal text (templates allowed)."""
+
+    type: Literal["static"]
+    content: str
+
+
+class FilePart(_Model):
+    """The contents of a file, relative to the workflow file's folder."""
+
+    type: Literal["file"]
+    path: str
+
+
+class PreviousResponsePart(_Model):
+    """The text of an earlier step, or (with `extract`) a dot path into its JSON output."""
+
+    type: Literal["previous_response"]
+    step: str
+    extract: str | None = None
+
+
+PART_TYPES = ("static", "file", "previous_response")
+
+PromptPart = Annotated[Union[StaticPart, FilePart, PreviousResponsePart],
+                       Field(discriminator="type")]
+
+
+def _prompt_parts(value: Any) -> Any:
+    """A plain string is one static part; so is a plain string inside the list."""
+    if isinstance(value, str):
+        return [{"type": "static", "content": value}]
+    if isinstance(value, list):
+        return [{"type": "static", "content": item} if isinstance(item, str) else item
+                for item in value]
+    return value
+
+
+Prompt = Annotated[list[PromptPart], BeforeValidator(
+    _prompt_parts, json_schema_input_type=Union[str, list[Union[str, PromptPart]]])]
+
+
+def _names(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+HandlerNames = Annotated[list[str], BeforeValidator(
+    _names, json_schema_input_type=Union[str, list[str]])]
+
+
+# --- model options -------------------------------------------------------------------------------
+
+
+class Thinking(_Model):
+    """Extended thinking: `adaptive`, `enabled` (with budget_tokens) or `disabled`."""
+
+    type: Literal["adaptive", "enabled", "disabled"]
+    budget_tokens: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _budget_when_enabled(self) -> Thinking:
+        if self.type == "enabled" and self.budget_tokens is None:
+            raise ValueError("type: enabled needs budget_tokens (or use type: adaptive)")
+        return self
+
+
+class ClaudeOptions(_Model):
+    """Options of a `type: claude` step with `provider: claude_agent` (the Claude Agent SDK).
+    Each maps to one ClaudeAgentOptions field (rillet.providers.claude_agent_options)."""
+
+    max_turns: int | None = Field(default=None, ge=1)
+    allowed_tools: list[str] | None = None
+    disallowed_tools: list[str] | None = None
+    tools: list[str] | Literal["claude_code", "default"] | None = None
+    system_prompt: str | None = None
+    append_system_prompt: str | None = None
+    model: str | None = None
+    fallback_model: str | None = None
+    cwd: str | None = None
+    permission_mode: Literal["default", "acceptEdits", "plan", "bypassPermissions", "dontAsk",
+                             "auto"] | None = None
+    mcp_servers: dict[str, dict[str, Any]] | str | None = None
+    strict_mcp_config: bool | None = None
+    session_id: str | None = None
+    resume: str | None = None
+    fork_session: bool | None = None
+    continue_conversation: bool | None = None
+    add_dirs: list[str] | None = None
+    max_budget_usd: float | None = Field(default=None, gt=0)
+    max_thinking_tokens: int | None = Field(default=None, ge=1)
+    thinking: Thinking | None = None
+    effort: Literal["low", "medium", "high", "xhigh", "max"] | None = None
+    env: dict[str, str | int | float | bool] | None = None
+    settings: dict[str, Any] | str | None = None
+    setting_sources: list[Literal["user", "project", "local"]] | None = None
+    betas: list[str] | None = None
+
+
+class _Sampling(_Model):
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=1)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    top_k: int | None = Field(default=None, ge=1)
+    stop_sequences: list[str] | None = None
+
+
+class AnthropicOptions(_Sampling):
+    """Options of a `type: claude` step with `provider: anthropic_api` (the Messages API)."""
+
+    model: str | None = None
+    system_prompt: str | None = None
+    # As the provider takes it: a mapping, a token budget, or true (adaptive) / false.
+    thinking: Thinking | bool | int | None = None
+
+
+OPTIONS_OF_PROVIDER: dict[str, type[_Model]] = {
+    "claude_agent": ClaudeOptions, "anthropic_api": AnthropicOptions}
+
+
+class DefaultClaudeOptions(ClaudeOptions, _Sampling):
+    """`defaults.claude_options`: the keys of both Claude providers. Each claude step gets
+    the keys its provider takes."""
+
+
+class TokenBudget(_Model):
+    """Generation settings of a `type: gemini` step."""
+
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    top_k: int | None = Field(default=None, ge=1)
+    thinking_budget: int | None = Field(default=None, ge=-1)
+
+
+# --- steps ----------------------------------------------------------------------------------------
+
+
+class StepBase(_Model):
+    name: str = Field(description="Unique; later steps use it in templates and conditions.")
+    condition: str | None = Field(default=None, description="Run the step only when true.")
+
+    @field_validator("condition", mode="before")
+    @classmethod
+    def _bool_condition(cls, value: Any) -> Any:
+        return str(value).lower() if isinstance(value, bool) else value
+
+
+class ModelStepBase(StepBase):
+    """What every step that calls a model has: the prompt and the streaming options."""
+
+    mode: Literal["mock", "sim", "live"] | None = Field(
+        default=None, description="Force this step's backend in a mixed run.")
+    prompt: Prompt
+    output_to_file: str | None = Field(
+        default=None, description="Write the text here (inside the output directory) "
+                                  "as it arrives.")
+    async_streaming: bool = Field(default=True, description="Stream deltas to the handlers "
+                                  "as they arrive; false delivers the text once, at the end.")
+    stream_handler: HandlerNames | None = None
+    stream_handler_opts: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Options per handler name (only listed handlers).")
+    stream_buffer_size: int | None = Field(default=None, ge=1)
+    collect_stream: bool = Field(default=True, description="Always true: rillet always keeps "
+                                 "the step's text.")
+    timeout_s: float | None = Field(default=None, gt=0)
+    mock: dict[str, Any] | str | None = Field(
+        default=None, description="The reply in mock mode (a reply text, or a reply with "
+                                  "text, timing, fault, ...).")
+
+    @field_validator("mock")
+    @classmethod
+    def _mock_text(cls, value: Any) -> Any:
+        # Stored as a plain dict: a bare string is the reply text.
+        return {"text": value} if isinstance(value, str) else value
+
+    def handler_specs(self) -> list[tuple[str, dict[str, Any]]]:
+        """(handler name, its options) for each handler the step streams to."""
+        return [(name, self.stream_handler_opts.get(name, {}))
+                for name in self.stream_handler or ()]
+
+
+class ClaudeStep(ModelStepBase):
+    """`type: claude` through the Claude Agent SDK (the default provider)."""
+
+    type: Literal["claude"]
+    provider: Literal["claude_agent"] = "claude_agent"
+    model: str | None = None
+    claude_options: ClaudeOptions = Field(default_factory=ClaudeOptions)
+
+
+class ClaudeApiStep(ClaudeStep):
+    """`type: claude` with `provider: anthropic_api`: the Anthropic Messages API."""
+
+    provider: Literal["anthropic_api"]  # type: ignore[assignment]
+    claude_options: AnthropicOptions = Field(  # type: ignore[assignment]
+        default_factory=AnthropicOptions)
+
+
+class GeminiStep(ModelStepBase):
+    """`type: gemini`: Google's Gemini models."""
+
+    type: Literal["gemini"]
+    model: str | None = None
+    system_instruction: str | None = None
+    token_budget: TokenBudget | None = None
+
+
+class SetVariableStep(StepBase):
+    """`type: set_variable`: compute values (templates keep their type) for later steps."""
+
+    type: Literal["set_variable"]
+    variables: dict[str, Any]
+    scope: Literal["state", "global"] = "state"
+
+
+def _step_tag(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        return "claude_api" if isinstance(value, ClaudeApiStep) else getattr(value, "type", None)
+    if not isinstance(value, dict):
+        return None
+    kind = value.get("type")
+    if kind == "claude" and value.get("provider") == "anthropic_api":
+        return "claude_api"
+    return kind if isinstance(kind, str) else None
+
+
+STEP_TYPES = ("claude", "gemini", "set_variable")
+
+Step = Annotated[
+    Union[Annotated[ClaudeStep, Tag("claude")], Annotated[ClaudeApiStep, Tag("claude_api")],
+          Annotated[GeminiStep, Tag("gemini")], Annotated[SetVariableStep, Tag("set_variable")]],
+    Discriminator(_step_tag),
+]
+
+
+# --- the workflow ------------------------------------------------------------------------------
+
+
+class Defaults(_Model):
+    """Values every step gets unless it sets its own."""
+
+    output_dir: str = Field(default="outputs", description="Where output files and results "
+                            "go (taken from where the run starts).")
+    claude_options: DefaultClaudeOptions = Field(
+        default_factory=DefaultClaudeOptions,
+        description="Merged under each claude step's claude_options (the step wins; env and "
+                    "mcp_servers merge key by key).")
+    gemini_model: str | None = Field(default=None,
+                                     description="The model of gemini steps that name none.")
+    gemini_token_budget: TokenBudget | None = Field(
+        default=None, description="Merged under each gemini step's token_budget.")
+    mode: Literal["mock", "sim", "live"] | None = None
+    async_streaming: bool | None = None
+    stream_handler: HandlerNames | None = None
+    stream_handler_opts: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    stream_buffer_size: int | None = Field(default=None, ge=1)
+    timeout_s: float | None = Field(default=None, gt=0)
+
+
+def _text(value: Any) -> Any:
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        else value
+
+
+class Workflow(_Model):
+    name: str
+    description: str | None = None
+    version: Annotated[str | None, BeforeValidator(_text)] = None
+    workspace_dir: str = "./workspace"
+    checkpoint_enabled: bool = False
+    checkpoint_dir: str = "./checkpoints"
+    global_vars: dict[str, Any] = Field(default_factory=dict)
+    inputs: dict[str, Any] = Field(default_factory=dict,
+                                   description="Defaults for {{ inputs.x }}; `--input` overrides.")
+    max_cost_usd: float | None = Field(default=None, gt=0)
+    telemetry: bool | None = None
+    defaults: Defaults = Field(default_factory=Defaults)
+    steps: list[Step] = Field(json_schema_extra={"minItems": 1})
+
+    # Set by the loader (never from YAML): relative prompt files are read from its folder.
+    _source_path: str | None = PrivateAttr(default=None)
+
+    @property
+    def source_path(self) -> str | None:
+        return self._source_path
+
+
+class WorkflowFile(_Model):
+    """The whole file: one top-level key, `workflow`."""
+
+    workflow: Workflow

@@ -1,0 +1,194 @@
+"""`{{ ... }}` templates in workflow values, rendered with a sandboxed Jinja2 environment.
+
+The context is `RunContext.template_context()`: steps (name -> StepResult), global_vars,
+inputs, state, workflow. Undefined names are errors, never empty strings. A string with no
+template syntax is returned as it is without touching Jinja (the common case), and every
+template is compiled once.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+from jinja2 import meta, nodes
+from jinja2.runtime import StrictUndefined, Undefined, missing
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from rillet.errors import RilletError
+from rillet.result import StepResult
+
+ROOTS = ("steps", "global_vars", "inputs", "state", "workflow")
+
+
+class TemplateError(RilletError):
+    """A template cannot be compiled or rendered; the message names the template."""
+
+
+class _Missing(StrictUndefined):
+    """Undefined values that say which name is missing and what there is instead."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        obj, name = self._undefined_obj, self._undefined_name
+        if self._undefined_hint:
+            return self._undefined_hint
+        if obj is missing:
+            return f"'{name}' is undefined; templates can use {', '.join(ROOTS)}"
+        if type(obj) is StepResult:
+            return (f"step '{obj.step}' has no field '{name}' (and its text is not JSON "
+                    f"with that key)")
+        if isinstance(obj, dict):
+            if obj and all(type(v) is StepResult for v in obj.values()):
+                return (f"no step '{name}' has finished (it was skipped or has not run; "
+                        f"finished: {', '.join(obj)})")
+            held = ", ".join(map(str, obj)) or "nothing yet"
+            return f"'{name}' is not set (set: {held})"
+        return super()._undefined_message
+
+
+class _Environment(ImmutableSandboxedEnvironment):
+    """The sandbox (no `__class__` tricks, no mutating the run's dicts), with two lookups
+    made to fit workflows: a mapping's keys come before its methods (a step named `items`
+    is that step), and `steps.NAME.key` falls back to a key of the step's JSON output."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute in obj:
+            return obj[attribute]
+        value = super().getattr(obj, attribute)
+        if type(obj) is StepResult and isinstance(value, Undefined):
+            data = obj.data
+            if isinstance(data, dict) and attribute in data:
+                return data[attribute]
+        return value
+
+
+_ENV = _Environment(undefined=_Missing, autoescape=False, keep_trailing_newline=True)
+_ENV.globals.pop("lipsum", None)  # no random text in prompts
+_ENV.globals.pop("cycler", None)
+_ENV.globals.pop("joiner", None)
+
+# `{{ expr }}` and nothing else: rendered to the expression's own value (int, list, ...).
+_SINGLE = re.compile(r"\{\{-?(?P<expr>.*?)-?\}\}", re.DOTALL)
+_SYNTAX = ("{{", "{%", "{#")
+
+
+def has_template(text: str) -> bool:
+    return "{" in text and any(mark in text for mark in _SYNTAX)
+
+
+@lru_cache(maxsize=2048)
+def _template(text: str) -> jinja2.Template:
+    try:
+        return _ENV.from_string(text)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template {_short(text)}: {_syntax_message(exc)}") from None
+
+
+@lru_cache(maxsize=2048)
+def _single_expression(text: str) -> Any:
+    """The compiled expression when `text` is exactly one `{{ expr }}`, else None."""
+    match = _SINGLE.fullmatch(text)
+    if match is None:
+        return None
+    expr = match["expr"]
+    if any(mark in expr for mark in (*_SYNTAX, "}}")):
+        return None
+    try:
+        return _ENV.compile_expression(expr, undefined_to_none=False)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template {_short(text)}: {_syntax_message(exc)}") from None
+
+
+def render(text: str, ctx: dict[str, Any]) -> str:
+    """`text` with its templates filled in from `ctx`."""
+    if "{" not in text or not has_template(text):
+        return text
+    template = _template(text)
+    try:
+        return template.render(ctx)
+    except Exception as exc:  # noqa: BLE001 - any failure inside a template is the template's
+        raise _render_error(text, exc) from exc
+
+
+def render_value(value: Any, ctx: dict[str, Any]) -> Any:
+    """Like `render` for strings, through dicts and lists. A string that is exactly one
+    `{{ expr }}` becomes the expression's value with its type (`{{ x | length }}` -> 5)."""
+    if isinstance(value, str):
+        if "{" not in value or not has_template(value):
+            return value
+        expression = _single_expression(value)
+        if expression is None:
+            return render(value, ctx)
+        try:
+            result = expression(**ctx)
+            if isinstance(result, Undefined):
+                str(result)  # raises the UndefinedError that names what is missing
+        except Exception as exc:  # noqa: BLE001
+            raise _render_error(value, exc) from exc
+        return result
+    if isinstance(value, dict):
+        return {key: render_value(item, ctx) for key, item in value.items()}
+    if isinstance(value, list):
+        return [render_value(item, ctx) for item in value]
+    return value
+
+
+def check(text: str) -> list[tuple[str, str | None]]:
+    """Compile `text` (raising TemplateError on bad syntax) and return the names it reads:
+    (root, first key or None) for every root name it uses, e.g. ("steps", "draft")."""
+    if not has_template(text):
+        return []
+    try:
+        tree = _ENV.parse(text)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template {_short(text)}: {_syntax_message(exc)}") from None
+    _template(text)  # compiles it (and warms the cache for the run)
+    _single_expression(text)
+    found: list[tuple[str, str | None]] = []
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        target = node.node
+        if isinstance(target, nodes.Name) and target.ctx == "load":
+            if isinstance(node, nodes.Getattr):
+                found.append((target.name, node.attr))
+            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+                found.append((target.name, node.arg.value))
+            else:
+                found.append((target.name, None))
+    referenced = meta.find_undeclared_variables(tree)
+    for name in referenced:
+        if not any(root == name for root, _ in found):
+            found.append((name, None))
+    # Names a template defines itself ({% set %}, loop variables) are not lookups.
+    return [(root, key) for root, key in found if root in referenced]
+
+
+def known_name(name: str) -> bool:
+    """A name a template may use: a context root or one of Jinja's own globals."""
+    return name in ROOTS or name in _ENV.globals
+
+
+def _render_error(text: str, exc: BaseException) -> TemplateError:
+    if isinstance(exc, jinja2.UndefinedError):
+        reason = exc.message or "undefined value"
+    elif isinstance(exc, jinja2.exceptions.SecurityError):
+        reason = f"not allowed in a template ({exc})"
+    else:
+        reason = f"{type(exc).__name__}: {exc}"
+    return TemplateError(f"template {_short(text)}: {reason}")
+
+
+def _syntax_message(exc: jinja2.TemplateSyntaxError) -> str:
+    where = f" (template line {exc.lineno})" if exc.lineno and exc.lineno > 1 else ""
+    return f"syntax error: {exc.message}{where}"
+
+
+def _short(text: str, limit: int = 80) -> str:
+    one_line = " ".join(text.split())
+    if len(one_line) > limit:
+        one_line = one_line[: limit - 1] + "…"
+    return repr(one_line)
