@@ -1,0 +1,238 @@
+"""`console`: the step's text on the terminal as it arrives.
+
+Text and thinking (dim) are written as they come; tool calls and their results get one
+short line each; a header names the step and a footer gives the real figures of the run
+(TTFT, tokens, tokens/s, duration, cost; a figure that was not measured is left out).
+
+Live yet cheap: deltas are batched by a `Batcher` and written + flushed when the event
+loop gets a moment, at most every `flush_interval_ms` while a burst lasts. A person sees
+tokens as they come (16 ms is one frame); a pipe gets one write per batch instead of one
+per token. Model text is written as it is: no markup parsing, so `[brackets]` survive.
+Colours only on a TTY, unless `color: always` / `never` (NO_COLOR is honoured on auto).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Literal, TextIO
+
+from pydantic import Field
+
+from rillet.events import (
+    Event, StepStarted, StreamRetry, TextDelta, ThinkingDelta, ToolResult, ToolUse, Usage,
+)
+from rillet.result import StepResult
+from rillet.streaming.handler import BaseHandler, HandlerContext, HandlerOptions
+from rillet.streaming.handlers._batch import Batcher
+
+# A producer that never yields to the loop still gets its text out every this many deltas.
+MAX_HELD_DELTAS = 1024
+
+_RESET = "\x1b[0m"
+_STYLES = {"dim": "\x1b[2m", "bold": "\x1b[1m", "cyan": "\x1b[36m", "green": "\x1b[32m",
+           "yellow": "\x1b[33m", "red": "\x1b[31m"}
+_CODES = frozenset([_RESET, *_STYLES.values()])
+
+
+class ConsoleOptions(HandlerOptions):
+    color: Literal["auto", "always", "never"] = "auto"
+    show_thinking: bool = True
+    show_tools: bool = True
+    show_header: bool = True
+    show_stats: bool = True
+    flush_interval_ms: float = Field(default=16.0, ge=0, le=1000)
+    preview_chars: int = Field(default=100, ge=10, le=10_000)
+
+
+def use_color(choice: str, stream: Any) -> bool:
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty is not None and isatty())
+    except (ValueError, OSError):  # a closed or detached stream
+        return False
+
+
+class ConsoleHandler(BaseHandler):
+    name = "console"
+
+    def __init__(self, options: ConsoleOptions, ctx: HandlerContext):
+        self.options = options
+        self.step = ctx.step
+        self.stream: TextIO = ctx.stdout
+        self.color = use_color(options.color, ctx.stdout)
+        self._out = Batcher(self._write, max_parts=MAX_HELD_DELTAS,
+                            interval_s=options.flush_interval_ms / 1000)
+        self._add = self._out.add
+        self._in_text = False  # the last thing written was model text (not thinking)
+        self._in_thinking = False
+        self._tail = "\n"  # the last character written: lines start on a fresh line
+        self._closed = False
+
+    # -- the per-token path ------------------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        kind = type(event)
+        if kind is TextDelta:
+            if not self._in_text:
+                self._enter_text()
+            self._add(event.text)  # type: ignore[attr-defined]
+        elif kind is ThinkingDelta:
+            if self.options.show_thinking:
+                if not self._in_thinking:
+                    self._enter_thinking()
+                self._add(event.text)  # type: ignore[attr-defined]
+        else:
+            self._other(event)
+
+    # -- everything else ---------------------------------------------------------------------
+
+    def _other(self, event: Event) -> None:
+        kind = type(event)
+        if kind is StepStarted:
+            if self.options.show_header:
+                self._line(self._header(event), "bold")  # type: ignore[arg-type]
+        elif kind is ToolUse:
+            if self.options.show_tools:
+                args = json.dumps(event.input, ensure_ascii=False, default=str)  # type: ignore[attr-defined]
+                self._line(f"⚙ {event.name} {self._short(args)}", "cyan")  # type: ignore[attr-defined]
+        elif kind is ToolResult:
+            if self.options.show_tools:
+                content = self._short(" ".join(event.content.split()))  # type: ignore[attr-defined]
+                if event.is_error:  # type: ignore[attr-defined]
+                    self._line(f"  ✗ tool error: {content}", "red")
+                else:
+                    self._line(f"  ↳ {content}", "dim")
+        elif kind is StreamRetry:
+            self._line(f"↻ retry {event.attempt}: {event.reason} — the text above is "  # type: ignore[attr-defined]
+                       "void and comes again", "yellow")
+        elif kind is not Usage:  # Usage can come with every chunk: it changes nothing here
+            # Whoever speaks next on this stream (the run reporter) follows our text.
+            self._out.flush()
+
+    def on_complete(self, result: StepResult) -> None:
+        if self.options.show_stats:
+            figures = _figures(result)
+            self._line(f"■ {self.step}" + (f" · {figures}" if figures else ""), "green")
+        self._end_step()
+
+    def on_error(self, error: BaseException, partial: StepResult) -> None:
+        if self.options.show_stats:
+            figures = _figures(partial)
+            self._line(f"■ {self.step} {partial.status}" + (f" · {figures}" if figures else ""),
+                       "red")
+        self._end_step()
+
+    def _end_step(self) -> None:
+        # What is written next (the next step's header, the run's summary) starts a line.
+        self._end_section()
+        self._new_line()
+        self._out.flush()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._end_section()
+            self._out.flush()
+        finally:
+            self._out.cancel()
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
+        self._tail = text[-1]
+
+    def _style(self, text: str, style: str) -> str:
+        return f"{_STYLES[style]}{text}{_RESET}" if self.color else text
+
+    def _enter_text(self) -> None:
+        self._end_section()
+        self._in_text = True
+
+    def _enter_thinking(self) -> None:
+        self._end_section()
+        self._new_line()
+        self._in_thinking = True
+        if self.color:
+            self._add(_STYLES["dim"])
+        self._add("(thinking) ")
+
+    def _end_section(self) -> None:
+        if self._in_thinking:
+            if self.color:
+                self._add(_RESET)
+            self._in_thinking = False
+            self._new_line()
+        self._in_text = False
+
+    def _at_line_start(self) -> bool:
+        for part in reversed(self._out.parts):
+            if part and part not in _CODES:
+                return part[-1] == "\n"
+        return self._tail == "\n"
+
+    def _new_line(self) -> None:
+        if not self._at_line_start():
+            self._add("\n")
+
+    def _line(self, text: str, style: str) -> None:
+        """A line of our own (not model text), on a line of its own, written at once."""
+        self._end_section()
+        self._new_line()
+        self._add(self._style(text, style) + "\n")
+        self._out.flush()
+
+    def _header(self, event: StepStarted) -> str:
+        words = [f"▶ {self.step}"]
+        if event.model:
+            words.append(event.model)
+        if event.provider:
+            words.append(event.provider)
+        return " · ".join(words)
+
+    def _short(self, text: str) -> str:
+        limit = self.options.preview_chars
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _figures(result: StepResult) -> str:
+    """The footer's figures: only those that were measured or reported."""
+    m = result.metrics
+    shown = []
+    ttft = m.get("ttft_s")
+    if ttft is not None:
+        shown.append(f"TTFT {ttft * 1000:.0f} ms" if ttft < 1 else f"TTFT {ttft:.2f} s")
+    tokens = result.output_tokens or m.get("output_tokens")
+    if tokens:
+        shown.append(f"{tokens} tokens")
+    rate = m.get("tokens_per_second")
+    if rate:
+        shown.append(f"{rate:.1f} tok/s")
+    duration = m.get("duration_s")
+    if duration is not None:
+        shown.append(f"{duration:.2f} s")
+    cost = m.get("cost_usd")
+    if cost is not None:
+        shown.append(f"${cost:.4f}")
+    retries = m.get("retries")
+    if retries:
+        shown.append(f"{retries} {'retry' if retries == 1 else 'retries'}")
+    return " · ".join(shown)
+
+
+class QuietConsole(BaseHandler):
+    """What `console` is when the run is quiet: nothing at all, at no cost per token."""
+
+    name = "console"
+
+
+def make_console(options: ConsoleOptions, ctx: HandlerContext) -> BaseHandler:
+    return QuietConsole() if ctx.quiet else ConsoleHandler(options, ctx)
