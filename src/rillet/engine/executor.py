@@ -86,10 +86,12 @@ class Fanout:
     """The listeners of one step. One that raises is detached and reported."""
 
     def __init__(self, step: str, listeners: list[Any], warnings: list[str],
-                 shared: list[Any] = ()):  # type: ignore[assignment]
+                 run: Fanout | None = None):
         self.step = step
-        # `shared` listeners (the run's) see the step's events but their lifecycle
-        # (on_complete, on_error, close) belongs to the run, not to this step.
+        # The run's listeners see the step's events too, but their lifecycle (on_complete,
+        # on_error, close) belongs to the run, and detaching one detaches it from the run.
+        shared = run.active if run is not None else []
+        self.run = run
         self.active = [*listeners, *shared]
         self.shared_ids = {id(x) for x in shared}
         self.warnings = warnings
@@ -105,6 +107,8 @@ class Fanout:
         if listener not in self.active:
             return
         self.active = [x for x in self.active if x is not listener]
+        if self.run is not None and id(listener) in self.shared_ids:
+            self.run.active = [x for x in self.run.active if x is not listener]
         name = getattr(listener, "name", type(listener).__name__)
         message = f"{type(exc).__name__}: {exc}"
         self.warnings.append(f"step '{self.step}': handler '{name}' failed and was detached "
@@ -173,8 +177,7 @@ class Executor:
                 for index, step in enumerate(wf.steps):
                     if step.name in ctx.results:  # completed in a resumed run
                         continue
-                    if step.condition is not None and not evaluate(
-                            step.condition, ctx.template_context()):
+                    if step.condition is not None and not _condition_holds(step, ctx):
                         skipped.append(step.name)
                         run_listeners.emit(StepSkipped(step.name, "condition is false"))
                         continue
@@ -192,6 +195,9 @@ class Executor:
             status, error = "cancelled", "the run was cancelled"
             failed_step = next((s.name for s in wf.steps if s.name not in ctx.results
                                 and s.name not in skipped), None)
+            if self._partial is not None and self._partial.step == failed_step:
+                ctx.results[failed_step] = self._partial  # the text so far is kept
+                store.record(self._partial)
             raise
         finally:
             duration = perf_counter() - started
@@ -232,7 +238,7 @@ class Executor:
             listeners = self._step_listeners(step, ctx)
         except RilletError as exc:
             raise StepError(step.name, str(exc), cause=exc) from exc
-        fan = Fanout(step.name, listeners, self.warnings, shared=run_listeners.active)
+        fan = Fanout(step.name, listeners, self.warnings, run=run_listeners)
         response = AsyncResponse(step.name, self._pool.open_stream(request, kind),
                                  metadata={"model": request.model, "provider": kind})
         fan.emit(StepStarted(step.name, step.type, kind, request.model, step.async_streaming))
@@ -247,12 +253,13 @@ class Executor:
             result = response.result()
         except asyncio.CancelledError:
             await response.aclose()
-            self._fail(fan, response, "cancelled", "the step was cancelled", cancelled=True)
+            await self._fail(fan, response, "cancelled", "the step was cancelled",
+                             cancelled=True)
             raise
         except BaseException as exc:
             await response.aclose()
             message = _describe(exc, step)
-            partial = self._fail(fan, response, "failed", message,
+            partial = await self._fail(fan, response, "failed", message,
                                  cancelled=isinstance(exc, StepError) and exc.cancelled)
             if isinstance(exc, StepError):
                 exc.partial_text = partial.text
@@ -297,14 +304,15 @@ class Executor:
                     fan.emit(TextDelta(step, response.text))
             fan.emit(event)
 
-    def _fail(self, fan: Fanout, response: AsyncResponse, status: str, message: str, *,
-              cancelled: bool) -> StepResult:
+    async def _fail(self, fan: Fanout, response: AsyncResponse, status: str, message: str, *,
+                    cancelled: bool) -> StepResult:
         partial = response.partial_result(status="cancelled" if cancelled else status,
                                           error=message)
         self._partial = partial
         fan.emit(StepFailed(response.step, message, partial.text, cancelled))
         fan.call_all("on_error", StepError(response.step, message, partial_text=partial.text,
                                            cancelled=cancelled), partial)
+        await fan.drain()
         fan.call_all("close")
         return partial
 
@@ -434,6 +442,13 @@ class Executor:
         if self._sim is not None:
             self._sim.__exit__(None, None, None)
             self._sim = None
+
+
+def _condition_holds(step: Any, ctx: RunContext) -> bool:
+    try:
+        return evaluate(step.condition, ctx.template_context())
+    except RilletError as exc:
+        raise StepError(step.name, str(exc), cause=exc) from exc  # it quotes the condition
 
 
 def _check_budget(budget: float, spent: float, usage: Usage) -> None:

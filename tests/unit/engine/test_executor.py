@@ -437,6 +437,27 @@ async def test_missing_previous_response_fails_the_step_clearly(write_workflow, 
     assert "step 'maybe', which did not run" in result.error
 
 
+async def test_a_condition_that_cannot_be_evaluated_fails_the_run_clearly(write_workflow,
+                                                                         run_opts):
+    flow = write_workflow("""
+    workflow:
+      name: bad-condition
+      steps:
+        - name: maybe
+          type: claude
+          condition: "false"
+          prompt: "x"
+        - name: after
+          type: claude
+          condition: "steps.maybe.text contains 'x'"
+          prompt: "y"
+    """)
+    result = await rillet.run_async(flow, **run_opts)
+    assert result.status == "failed" and result.failed_step == "after"
+    assert "condition" in result.error and "maybe" in result.error
+    assert json.loads(result.results_path.read_text())["steps"]["after"]["status"] == "failed"
+
+
 async def test_file_prompt_parts_are_read_relative_to_the_workflow(write_workflow, run_opts,
                                                                    tmp_path):
     (tmp_path / "notes.md").write_text("NOTES BODY")

@@ -23,14 +23,22 @@ class Counter(BaseHandler):
         self.count += 1
 
 
-def test_registered_handler_is_built_with_validated_options():
+@pytest.fixture(autouse=True)
+def counter_handler():
+    # Registered for these tests only: the registry is process-wide.
+    from rillet.streaming import handler
+
     register_handler("counter-test", CountOptions, Counter)
+    yield
+    handler._REGISTRY.pop("counter-test", None)
+
+
+def test_registered_handler_is_built_with_validated_options():
     handler = create_handler("counter-test", {"every": 3}, HandlerContext(step="s"))
     assert handler.options.every == 3 and handler.ctx.step == "s"
 
 
 def test_unknown_option_is_rejected():
-    register_handler("counter-test", CountOptions, Counter)
     with pytest.raises(ValidationError, match="evry"):
         validate_options("counter-test", {"evry": 3})
 
