@@ -1,0 +1,202 @@
+"""The Gemini provider: google-genai's `generate_content_stream`, chunk by chunk.
+
+Each chunk the SDK yields goes through `GeminiChunkTranslator` (thoughts, text, function
+calls, running usage, finish reason). The SDK retries a failed request itself
+(`SDK_ATTEMPTS` attempts for 408/429/5xx/529 and connection errors; google-genai does not
+retry at all unless told to); a stream broken mid-way is sent again here
+(`STREAM_RETRIES`), with a StreamRetry first so the text is not doubled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from rillet.errors import ProviderError
+from rillet.events import Event
+from rillet.providers.attempts import StreamDropped, failed_stream
+from rillet.providers.base import Mode, ModelRequest
+from rillet.providers.gemini_events import (
+    RETRY_STATUSES, malformed_error, status_error, translated_attempts,
+)
+
+DEFAULT_MODEL = "gemini-3.5-flash"
+SDK_ATTEMPTS = 3  # the first request and two retries
+# Waits between the SDK's attempts: exponential from this, with jitter (live). The
+# simulator answers `retry-after: 0`, which the SDK cannot read, so sim mode barely waits.
+RETRY_INITIAL_DELAY_S = 1.0
+SIM_RETRY_DELAY_S = 0.01
+STREAM_RETRIES = 2
+STREAM_RETRY_DELAY_S = 0.5
+SIM_API_KEY = "sim"
+API_VERSION = "v1beta"
+
+OPTION_KEYS = frozenset({"max_output_tokens", "temperature", "top_p", "top_k",
+                         "thinking_budget"})
+
+
+def config_params(request: ModelRequest) -> dict[str, Any]:
+    """The GenerateContentConfig fields for `request` (thinking as a plain dict)."""
+    options = request.options
+    unknown = sorted(set(options) - OPTION_KEYS)
+    if unknown:
+        raise ProviderError(
+            f"step '{request.step}': option '{unknown[0]}' is not one the Gemini provider "
+            f"knows (token_budget takes: {', '.join(sorted(OPTION_KEYS))})",
+            kind="invalid_request")
+    config: dict[str, Any] = {key: options[key] for key in
+                              ("max_output_tokens", "temperature", "top_p", "top_k")
+                              if options.get(key) is not None}
+    if request.system_prompt:
+        config["system_instruction"] = request.system_prompt
+    budget = options.get("thinking_budget")
+    if budget is not None:
+        # Thoughts are only sent back when asked for; a zero budget turns thinking off.
+        config["thinking_config"] = {"thinking_budget": int(budget),
+                                     "include_thoughts": int(budget) != 0}
+    return config
+
+
+def prompt_tokens(request: ModelRequest) -> int:
+    """The prompt tokens the simulator counts for this request (system + prompt)."""
+    from rillet.sim.script import count_tokens
+
+    return count_tokens(request.system_prompt or "") + count_tokens(request.prompt)
+
+
+class GeminiProvider:
+    name = "gemini"
+
+    def __init__(self, *, mode: Mode, base_url: str | None = None,
+                 stream_retries: int = STREAM_RETRIES, retry_delay_s: float | None = None):
+        self.mode = mode
+        self.base_url = base_url
+        self.stream_retries = stream_retries
+        self.retry_delay_s = (retry_delay_s if retry_delay_s is not None
+                              else 0.0 if mode == "sim" else STREAM_RETRY_DELAY_S)
+        # Made now when it can be (the pool creates providers as a step opens its stream):
+        # importing the SDK and building its client take ~0.5 s, which would otherwise
+        # fall inside the first step's time to first token.
+        self._client: Any = None
+        if mode != "sim" or base_url:
+            self._client = self._new_client(base_url, step=None)
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[Event]:
+        try:
+            config = config_params(request)  # a bad option fails before any request
+        except ProviderError as exc:
+            return failed_stream(exc)
+        model = request.model or DEFAULT_MODEL
+
+        def open_attempt(attempt: int) -> AsyncIterator[Any]:
+            return self._chunks(request, model, config)
+
+        return translated_attempts(request, open_attempt, retries=self.stream_retries,
+                                   delay_s=self.retry_delay_s)
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aio.aclose()  # its aiohttp session: every connection
+            client.close()  # the sync side, never used for requests
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def _client_for(self, request: ModelRequest) -> Any:
+        if self._client is None:
+            self._client = self._new_client(request.base_url, step=request.step)
+        return self._client
+
+    def _new_client(self, base_url: str | None, *, step: str | None) -> Any:
+        from google import genai  # ~0.5 s to import: only once a step uses Gemini
+        from google.genai import types
+
+        sim = self.mode == "sim"
+        if not sim:
+            base_url = base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or None
+        elif not base_url:
+            raise ProviderError(f"step '{step}' runs in sim mode but no simulator URL was "
+                                f"given", kind="invalid_request")
+        delay = SIM_RETRY_DELAY_S if sim else RETRY_INITIAL_DELAY_S
+        retry = types.HttpRetryOptions(
+            attempts=SDK_ATTEMPTS, initial_delay=delay, max_delay=delay if sim else None,
+            jitter=0.0 if sim else None, http_status_codes=list(RETRY_STATUSES))
+        # Given a base URL the SDK would switch to /v1; thinking and system instructions
+        # are v1beta features, which is also what the SDK uses by default.
+        options = types.HttpOptions(base_url=base_url, api_version=API_VERSION,
+                                    retry_options=retry)
+        kwargs: dict[str, Any] = {"http_options": options}
+        if sim:
+            # Never the user's key or a Vertex AI setting from the environment.
+            kwargs.update(api_key=SIM_API_KEY, vertexai=False)
+        try:
+            return genai.Client(**kwargs)
+        except ValueError as exc:  # no key in the environment
+            where = f" for step '{step}'" if step else ""
+            raise ProviderError(f"no Gemini credentials{where}: set GEMINI_API_KEY or "
+                                f"GOOGLE_API_KEY ({exc})", kind="auth") from exc
+
+    async def _chunks(self, request: ModelRequest, model: str,
+                      config: dict[str, Any]) -> AsyncIterator[Any]:
+        import aiohttp  # google-genai's async transport
+        from google.genai import errors
+
+        step = request.step
+        client = self._client_for(request)
+        # The SDK sends the request (and retries it) when the first chunk is asked for.
+        stream = await client.aio.models.generate_content_stream(
+            model=model, contents=request.prompt, config=config or None)
+        started = False
+        try:
+            async for chunk in stream:
+                started = True
+                yield chunk
+        except GeneratorExit:  # the consumer stopped reading mid-stream
+            await _unwind(stream)
+            raise
+        except errors.APIError as exc:  # a failed request, or an error in place of a chunk
+            raise status_error(step, exc.code, exc.status, exc.message or str(exc),
+                               1 if started else SDK_ATTEMPTS) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise ProviderError(
+                f"could not reach the Gemini API for step '{step}' after {SDK_ATTEMPTS} "
+                f"attempts ({exc}); check the network or GOOGLE_GEMINI_BASE_URL",
+                kind="network", retryable=True) from exc
+        except aiohttp.ClientError as exc:
+            raise StreamDropped(f"{type(exc).__name__}: {exc}") from exc
+        except ValueError as exc:  # a chunk that is not JSON
+            raise malformed_error(step, str(exc)) from None
+        finally:
+            await stream.aclose()
+
+
+async def _unwind(stream: Any) -> None:
+    """End the SDK's stream from the inside, closing its HTTP response now.
+
+    google-genai's stream is a chain of async generators; the innermost one holds the
+    response. Closing the outermost (what `aclose()` does) leaves the inner ones
+    suspended and the connection open (measured: the server was still streaming 2 s
+    later, garbage collection or not). Asking for the next chunk and cancelling that
+    request while it waits on the network unwinds the whole chain, and each generator's
+    clean-up closes the response.
+    """
+    for _ in range(_UNWIND_MAX_CHUNKS):
+        pending = asyncio.ensure_future(stream.__anext__())
+        await asyncio.sleep(0)  # let it run to its first wait
+        if not pending.done():
+            pending.cancel()
+        try:
+            await pending
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # we are being cancelled ourselves: that goes on
+            return  # the chain has unwound
+        except BaseException:  # noqa: BLE001 - ended or failed: the chain has unwound too
+            return
+        # A chunk was already buffered: it is dropped; ask again.
+
+
+_UNWIND_MAX_CHUNKS = 10_000
