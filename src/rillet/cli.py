@@ -173,11 +173,28 @@ def sim(
 
 
 @app.command()
-def demo() -> None:
-    """Stream one Claude answer through the real Claude Agent SDK (simulator or live)."""
-    from rillet.demo import main as demo_main
+def bench(
+    quick: Annotated[bool, typer.Option(
+        "--quick", help="Small sizes, one repetition: the CI smoke run (well under a minute).")
+                     ] = False,
+    scenario: Annotated[Optional[list[int]], typer.Option(
+        "--scenario", "-s", help="Run only scenario N (repeatable; 1-7).")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        help="Folder for the results JSON (default: bench/results).")] = None,
+) -> None:
+    """Benchmark rillet against the raw SDKs on the local simulator, side by side."""
+    # The suite ships with the source tree (bench/ next to src/), not inside the package.
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "bench" / "suite.py").is_file():
+        typer.echo("the benchmark suite is part of rillet's source tree (bench/): run "
+                   "`rillet bench` from a clone installed with `pip install -e .`", err=True)
+        raise typer.Exit(EXIT_INVALID)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from bench.suite import main as bench_main
 
-    raise typer.Exit(demo_main())
+    argv = (["--quick"] if quick else []) + [f"--scenario={n}" for n in scenario or ()]
+    raise typer.Exit(bench_main(argv + ([f"--out={out}"] if out else [])))
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ the prompt), tool output, and the cost, which here comes from rillet's price tab
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -137,7 +138,7 @@ def _assistant_turn(events: Iterator[tuple[float, Any]], *, session_id: str,
             message = item["message"]
             totals["input"] += int(message["usage"].get("input_tokens") or 0)
         elif kind == "content_block_start":
-            blocks[item["index"]] = {**item["content_block"], "json": []}
+            blocks[item["index"]] = {**item["content_block"], "pieces": []}
         elif kind == "content_block_delta":
             _accumulate(blocks[item["index"]], item["delta"])
         elif kind == "content_block_stop":
@@ -149,29 +150,31 @@ def _assistant_turn(events: Iterator[tuple[float, Any]], *, session_id: str,
                 yield 0.0, block
         elif kind == "message_delta":
             totals["output"] += int((item.get("usage") or {}).get("output_tokens") or 0)
-        yield delay, StreamEvent(_uuid(), session_id, item)
+        yield delay, StreamEvent(next(_event_ids), session_id, item)
 
 
 def _accumulate(block: dict[str, Any], delta: dict[str, Any]) -> None:
+    # Pieces are joined once at the block's end: appending to a string per delta would
+    # make a long reply quadratic.
     kind = delta["type"]
     if kind == "text_delta":
-        block["text"] = block.get("text", "") + delta["text"]
+        block["pieces"].append(delta["text"])
     elif kind == "thinking_delta":
-        block["thinking"] = block.get("thinking", "") + delta["thinking"]
+        block["pieces"].append(delta["thinking"])
     elif kind == "signature_delta":
         block["signature"] = delta["signature"]
     elif kind == "input_json_delta":
-        block["json"].append(delta["partial_json"])
+        block["pieces"].append(delta["partial_json"])
 
 
 def _sdk_block(block: dict[str, Any]) -> Any:
     kind = block["type"]
+    joined = "".join(block["pieces"])  # the block's text, thinking or tool input
     if kind == "thinking":
-        return ThinkingBlock(block.get("thinking", ""), block.get("signature", ""))
+        return ThinkingBlock(joined, block.get("signature", ""))
     if kind == "tool_use":
-        raw = "".join(block["json"])
-        return ToolUseBlock(block["id"], block["name"], json.loads(raw) if raw else {})
-    return TextBlock(block.get("text", ""))
+        return ToolUseBlock(block["id"], block["name"], json.loads(joined) if joined else {})
+    return TextBlock(joined)
 
 
 def _stop_reason(reply: Any) -> str:
@@ -196,3 +199,8 @@ def _price(model: str, input_tokens: int, output_tokens: int) -> float | None:
 
 def _uuid() -> str:
     return str(uuid.uuid4())
+
+
+# Stream events get cheap unique ids (one per token: a uuid4 each was a third of the
+# mock's time); nothing reads them but for telling events apart.
+_event_ids = (f"mock-event-{n}" for n in itertools.count(1))

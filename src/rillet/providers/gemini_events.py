@@ -56,15 +56,17 @@ class GeminiChunkTranslator:
                     yield self._tool_use(part.function_call)
         usage = chunk.usage_metadata
         if usage is not None:
-            # Running figures for the request; thoughts are billed as output.
-            input_tokens = usage.prompt_token_count or 0
+            # Running figures for the request; thoughts are billed as output. Gemini counts
+            # cached tokens inside the prompt count; rillet's input_tokens leave them out
+            # (as Anthropic's do) so the price table bills them once, at the cache rate.
+            cached = usage.cached_content_token_count or 0
+            input_tokens = (usage.prompt_token_count or 0) - cached
             output_tokens = (usage.candidates_token_count or 0) + (
                 usage.thoughts_token_count or 0)
             if input_tokens != self.input_tokens or output_tokens != self.output_tokens:
                 self.input_tokens = input_tokens
                 self.output_tokens = output_tokens
-                yield Usage(step, input_tokens, output_tokens,
-                            cache_read_tokens=usage.cached_content_token_count or 0)
+                yield Usage(step, input_tokens, output_tokens, cache_read_tokens=cached)
         if candidate is not None and candidate.finish_reason is not None:
             reason = candidate.finish_reason
             self.finish_reason = str(getattr(reason, "value", reason))

@@ -91,6 +91,14 @@ def test_usage_is_reported_only_when_it_changes():
     assert events == [Usage("g", 4, 0)]
 
 
+def test_cached_prompt_tokens_are_reported_apart_from_the_fresh_input():
+    # Gemini counts cached tokens inside promptTokenCount; rillet reports them once.
+    chunk = {"candidates": [{"content": {"parts": [{"text": "hi"}], "role": "model"}}],
+             "usageMetadata": {"promptTokenCount": 1000, "cachedContentTokenCount": 800,
+                               "candidatesTokenCount": 1}}
+    assert translate_all([wire_chunk(chunk)])[-1] == Usage("g", 200, 1, cache_read_tokens=800)
+
+
 class Attempts:
     def __init__(self, *attempts: list[Any]):
         self.attempts = attempts
