@@ -14,5 +14,5 @@ def test_version_flag_prints_the_package_version():
 
 def test_commands_are_listed_in_help():
     result = CliRunner().invoke(app, ["--help"])
-    for command in ("run", "validate", "schema", "sim", "demo"):
+    for command in ("run", "validate", "schema", "sim", "bench"):
         assert command in result.output
