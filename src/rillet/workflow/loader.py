@@ -7,6 +7,7 @@ one line each: `<file>:<line>: <key.path>: <message>`.
 from __future__ import annotations
 
 import copy
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -37,9 +38,19 @@ def load_workflow(path: str | Path) -> Workflow:
             from None
     except UnicodeDecodeError as exc:
         raise WorkflowError([f"{path}: not UTF-8 text ({exc.reason})"]) from None
+    _make_importable(path.resolve().parent)
     workflow = loads_workflow(text, source=str(path))
     workflow._source_path = str(path.resolve())
     return workflow
+
+
+def _make_importable(folder: Path) -> None:
+    """Let a workflow name handlers and callbacks in Python files beside it by dotted path,
+    as `python script.py` makes the script's folder importable. Appended, so installed
+    packages keep their names."""
+    entry = str(folder)
+    if entry not in sys.path:
+        sys.path.append(entry)
 
 
 def loads_workflow(text: str, source: str = "<string>") -> Workflow:
