@@ -64,7 +64,8 @@ class RunReporter:
             self.console.print(f"[dim]○ {event.step}: skipped ({event.reason})[/]")  # type: ignore[attr-defined]
         elif kind is StepCompleted and event.step not in self._streaming:
             self.console.print(f"[green]✓[/] {event.step}: {_short(event.text)}")  # type: ignore[attr-defined]
-        elif kind is StepFailed:
+        elif kind is StepFailed and event.step not in self._streaming:
+            # A model step's failure is in its console footer and in the run's summary.
             self.console.print(f"[red]✗ {event.step}: {event.error}[/]")  # type: ignore[attr-defined]
         elif kind is HandlerFailed:
             self.console.print(f"[yellow]! {event.step}: handler '{event.handler}' failed and "  # type: ignore[attr-defined]

@@ -24,6 +24,7 @@ the real CLI would retry it ten times over minutes of back-off, to the same end.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -48,6 +49,15 @@ _CLI_MALFORMED = ("API Error: JSON Parse error: Unterminated string (the mock se
                   "malformed event after {after} deltas)")
 
 
+_MODULES = {
+    "claude_agent": ("rillet.providers.claude_agent_messages", "rillet.providers.claude_agent_mock",
+                     "rillet.providers.anthropic_api"),
+    "anthropic_api": ("rillet.providers.anthropic_api", "rillet.sim.anthropic_stream"),
+    "gemini": ("rillet.providers.gemini", "rillet.providers.gemini_events",
+               "rillet.sim.gemini_stream"),
+}
+
+
 class MockProvider:
     name = "mock"
 
@@ -57,6 +67,10 @@ class MockProvider:
                                 kind="invalid_request")
         self.kind = kind
         self._script = script
+        # Import the translation code now, before any step's clock starts: importing
+        # claude_agent_sdk alone takes ~0.7 s, which is not the model's time to first token.
+        for module in _MODULES[kind]:
+            importlib.import_module(module)
 
     @property
     def script(self) -> Script:
