@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from rillet.errors import WorkflowError
+from rillet.workflow.problems import line_of
 
 DEFAULT_SCRIPT = Path(__file__).parent / "scripts" / "default.yaml"
 
@@ -251,32 +252,12 @@ class Script(_Model):
 def _describe(path: Path, root: yaml.Node | None, error: Any) -> str:
     loc = tuple(error["loc"])
     key = ".".join(str(part) for part in loc) or "(top level)"
-    line = _line_of(root, loc)
+    line = line_of(root, loc)
     where = f"{path}:{line}" if line else str(path)
     message = error["msg"]
     if error["type"] == "extra_forbidden":
         message = "unknown key"
     return f"{where}: {key}: {message}"
-
-
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """The 1-based line of the YAML node at `loc`, or of its nearest existing parent."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                if key_node.value == str(part):
-                    node, line = value_node, key_node.start_mark.line + 1
-                    break
-            else:
-                return line
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) \
-                and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line
 
 
 # --- default text -------------------------------------------------------------------------
