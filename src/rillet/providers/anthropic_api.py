@@ -16,16 +16,15 @@ events through the very same loop, translator and error mapping.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Any
 
 from rillet.errors import ProviderError, StreamIncompleteError
-from rillet.events import Event, MessageComplete, ResponseComplete, TextDelta
+from rillet.events import Event, MessageComplete, ResponseComplete, StreamRetry, TextDelta
 from rillet.providers.anthropic_events import AnthropicEventTranslator
-from rillet.providers.attempts import StreamDropped, failed_stream
+from rillet.providers.attempts import StreamDropped, failed_stream, retried_attempts
 from rillet.providers.base import Mode, ModelRequest
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
@@ -59,34 +58,21 @@ async def translated_attempts(request: ModelRequest, open_attempt: OpenAttempt, 
     step = request.step
     translator = AnthropicEventTranslator(step)
     translate = translator.translate
-    attempt = 0
     completed = False
-    while True:
-        try:
-            async with aclosing(open_attempt(attempt)) as raw:  # type: ignore[type-var]
-                async for item in raw:
-                    event = translate(item)
-                    if type(event) is TextDelta:  # the per-token path
-                        yield event
-                    elif event is not None:
-                        if type(event) is MessageComplete:
-                            completed = True
-                        yield event
-            break
-        except StreamDropped as exc:
-            if attempt >= retries:
-                raise ProviderError(
-                    f"the connection to the Anthropic API dropped mid-stream for step "
-                    f"'{step}' ({exc}), and {retries} retries did not get past it; the text "
-                    f"streamed so far is kept, run the step again", kind="network",
-                    retryable=True) from None
-            attempt += 1
-            retry = translator.restart(f"the connection dropped mid-stream ({exc}); "
-                                       f"sending the request again (retry {attempt})")
-            if retry is not None:
-                yield retry
-            if delay_s > 0:
-                await asyncio.sleep(delay_s * 2 ** (attempt - 1))
+    attempts = retried_attempts(open_attempt, translator.restart, api="the Anthropic API",
+                                step=step, retries=retries, delay_s=delay_s)
+    async with aclosing(attempts):
+        async for item in attempts:
+            if type(item) is StreamRetry:
+                yield item
+                continue
+            event = translate(item)
+            if type(event) is TextDelta:  # the per-token path
+                yield event
+            elif event is not None:
+                if type(event) is MessageComplete:
+                    completed = True
+                yield event
     if not completed:
         raise StreamIncompleteError(
             f"the Anthropic API stream for step '{step}' ended without its final "

@@ -10,7 +10,6 @@ go through the same translator and the same attempt loop, so they emit the same 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import aclosing
 from typing import Any
@@ -20,7 +19,7 @@ from rillet.events import (
     Event, MessageComplete, ResponseComplete, StreamRetry, TextDelta, ThinkingDelta, ToolUse,
     Usage,
 )
-from rillet.providers.attempts import StreamDropped
+from rillet.providers.attempts import retried_attempts
 from rillet.providers.base import ModelRequest
 
 
@@ -100,28 +99,15 @@ async def translated_attempts(request: ModelRequest, open_attempt: OpenAttempt, 
     step = request.step
     translator = GeminiChunkTranslator(step)
     translate = translator.translate
-    attempt = 0
-    while True:
-        try:
-            async with aclosing(open_attempt(attempt)) as chunks:  # type: ignore[type-var]
-                async for chunk in chunks:
-                    for event in translate(chunk):
-                        yield event
-            break
-        except StreamDropped as exc:
-            if attempt >= retries:
-                raise ProviderError(
-                    f"the connection to the Gemini API dropped mid-stream for step '{step}' "
-                    f"({exc}), and {retries} retries did not get past it; the text streamed "
-                    f"so far is kept, run the step again", kind="network",
-                    retryable=True) from None
-            attempt += 1
-            retry = translator.restart(f"the connection dropped mid-stream ({exc}); "
-                                       f"sending the request again (retry {attempt})")
-            if retry is not None:
-                yield retry
-            if delay_s > 0:
-                await asyncio.sleep(delay_s * 2 ** (attempt - 1))
+    attempts = retried_attempts(open_attempt, translator.restart, api="the Gemini API",
+                                step=step, retries=retries, delay_s=delay_s)
+    async with aclosing(attempts):
+        async for item in attempts:
+            if type(item) is StreamRetry:
+                yield item
+                continue
+            for event in translate(item):
+                yield event
     if translator.finish_reason is None:
         raise StreamIncompleteError(
             f"the Gemini stream for step '{step}' ended without a finish reason: the answer "
