@@ -15,8 +15,8 @@ the real provider of that kind runs:
   closes the broken message and retries a dropped one (`api_retry`, the text again), and
   when it gives up it reports a made-up assistant message and an error result.
 
-The reply's timing is honoured (one `asyncio.sleep` per non-zero delay; a `fast` reply
-never sleeps). What differs from a real run: no waiting between retries, and for
+The reply's timing is honoured (by a timetable that sleeps only when ahead of the clock,
+so fast paces are kept; a `fast` reply never sleeps). What differs from a real run: no waiting between retries, and for
 `claude_agent` a fault that fires on every request (no `times`) ends the step at once:
 the real CLI would retry it ten times over minutes of back-off, to the same end.
 """
@@ -35,6 +35,7 @@ from rillet.errors import ProviderError, StreamIncompleteError
 from rillet.events import Event, TextDelta
 from rillet.providers.attempts import StreamDropped, failed_stream
 from rillet.providers.base import ModelRequest
+from rillet.sim.pacing import Schedule
 from rillet.sim.requests import turn_reply
 from rillet.sim.script import Fault, Reply, Script, validate_reply
 
@@ -173,6 +174,7 @@ class MockProvider:
         stream_event, translate = translator.stream_event, translator.translate
         gate = _FaultGate(self.script.take_fault)
         sleep = asyncio.sleep
+        pace = Schedule().wait
         resume_turn = 0  # on a retry: the API request sent again (1-based)
         while True:
             # A retry replays the step from the start and delivers from the retried
@@ -196,7 +198,7 @@ class MockProvider:
                 if not delivering:
                     continue
                 if delay:
-                    await sleep(delay)
+                    await pace(delay)
                 if kind is StreamEvent:
                     event = stream_event(message)  # type: ignore[arg-type]
                     if type(event) is TextDelta:  # the per-token path
@@ -343,9 +345,10 @@ async def _replay(items: Any, shape: Callable[[dict[str, Any]], Any], step: str,
     """The simulator's (delay, item) pairs as the SDK would deliver them, with its
     mid-stream faults acted out as the real transport sees them."""
     sleep = asyncio.sleep
+    pace = Schedule().wait
     for delay, item in items:
         if delay:
-            await sleep(delay)
+            await pace(delay)
         if type(item) is dict:
             yield shape(item)
         elif item.kind == "stall":

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
 from collections.abc import Iterator
+from time import perf_counter
 
 from rillet.sim.script import ResolvedTiming
 
@@ -31,3 +33,24 @@ def _jittered(interval: float, jitter: float, seed: int) -> Iterator[float]:
     span = 2.0 * interval * jitter
     while True:
         yield low + span * uniform()
+
+
+class Schedule:
+    """Sleeps so that items go out when they are due, not one sleep per item: the event
+    loop cannot sleep much less than a millisecond, so a sleep per delta would cap a fast
+    stream near 1,000 deltas/s. Delays add up to a timetable instead; the stream sleeps
+    only once it is ahead of the clock by more than `min_sleep_s`, and a consumer that
+    fell far behind does not get the lost time back as a burst."""
+
+    def __init__(self, *, min_sleep_s: float = 0.001, max_debt_s: float = 0.05):
+        self.min_sleep_s = min_sleep_s
+        self.max_debt_s = max_debt_s
+        self._due: float | None = None
+
+    async def wait(self, delay: float) -> None:
+        now = perf_counter()
+        due = (now if self._due is None or now - self._due > self.max_debt_s
+               else self._due) + delay
+        self._due = due
+        if due - now > self.min_sleep_s:
+            await asyncio.sleep(due - now)

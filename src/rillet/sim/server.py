@@ -19,6 +19,7 @@ from aiohttp import web
 
 from rillet.sim.anthropic_stream import anthropic_error, anthropic_events, anthropic_message
 from rillet.sim.gemini_stream import gemini_chunks, gemini_error, gemini_response
+from rillet.sim.pacing import Schedule
 from rillet.sim.requests import (
     anthropic_input_tokens, anthropic_prompt, gemini_prompt, gemini_prompt_tokens, turn_reply)
 from rillet.sim.script import Fault, Script
@@ -176,9 +177,10 @@ class Simulator:
             await response.prepare(request)
             write = response.write
             sleep = asyncio.sleep
+            pace = Schedule().wait
             for delay, item in items:
                 if delay > 0.0:
-                    await sleep(delay)
+                    await pace(delay)
                 if type(item) is dict:
                     await write(encode(item))
                     continue

@@ -106,8 +106,11 @@ async def test_zero_delays_never_sleep_and_paced_replies_sleep_per_delta(monkeyp
     assert waits == []
     paced = {"first_token_delay_s": 0.3, "tokens_per_second": 100, "jitter": 0}
     await events_of("anthropic_api", {"text": TEXT, "timing": paced})
-    assert waits[0] == 0.3  # before message_start, then one pause before each delta
-    assert waits[1:] == [0.01] * count_tokens(TEXT)
+    # One pause before message_start, then one before each delta. The clock stands still
+    # while sleep is faked, so each pause is what the timetable owes by then.
+    assert len(waits) == 1 + count_tokens(TEXT)
+    assert waits[0] == pytest.approx(0.3, abs=0.001)
+    assert waits[-1] == pytest.approx(0.3 + 0.01 * count_tokens(TEXT), abs=0.001)
 
 
 @pytest.mark.parametrize("kind", ["anthropic_api", "gemini"])
