@@ -173,6 +173,38 @@ def sim(
 
 
 @app.command()
+def serve(
+    file: Annotated[Path, typer.Argument(help="The workflow YAML file.", exists=True,
+                                         dir_okay=False)],
+    host: Annotated[str, typer.Option(
+        help="Interface to listen on (loopback by default: anyone who can reach the page "
+             "can run the workflow).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8000,
+    mode: Annotated[Optional[str], typer.Option(
+        help="The page's default mode: mock | sim | live | mixed (the page can pick another)."
+    )] = None,
+    output_dir: Annotated[Optional[Path], typer.Option(help="Where results go.")] = None,
+    workspace_dir: Annotated[Optional[Path], typer.Option(help="The steps' working folder.")
+                             ] = None,
+    max_runs: Annotated[int, typer.Option(
+        min=1, help="Runs at the same time; more are refused (HTTP 429).")] = 4,
+) -> None:
+    """Serve a web page that runs the workflow and shows every token as it arrives."""
+    from rillet.web.server import serve as serve_page
+
+    workflow = _load(file)
+    if mode is not None and mode not in ("mock", "sim", "live", "mixed"):
+        raise typer.BadParameter("choose mock, sim, live or mixed", param_hint="--mode")
+    try:
+        serve_page(workflow, host, port, mode=mode, output_dir=output_dir,
+                   workspace_dir=workspace_dir, max_runs=max_runs)
+    except OSError as exc:
+        typer.echo(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pick another "
+                   "--port (0 picks a free one)", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+
+
+@app.command()
 def bench(
     quick: Annotated[bool, typer.Option(
         "--quick", help="Small sizes, one repetition: the CI smoke run (well under a minute).")

@@ -1,0 +1,282 @@
+"""The web page sink: an aiohttp app that runs one workflow on request and streams every
+event of the run back to the page as server-sent events.
+
+GET /          the page (static HTML shipped with the package)
+GET /workflow  the workflow's summary as JSON (name, description, inputs, steps)
+POST /runs     {"inputs": {...}, "mode": "mock"} -> text/event-stream, one `data:` line per
+               event (`event_to_dict`), until the run ends. A client that goes away cancels
+               its run: `rillet.stream` then closes the streams and writes the partial results.
+
+The page reads POST /runs with fetch(), never EventSource: EventSource reconnects on its own
+and every reconnect would start a new run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import ipaddress
+import json
+import signal
+import sys
+from contextlib import aclosing, suppress
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from rillet.api import stream as stream_run
+from rillet.events import event_to_dict
+
+MODES = ("mixed", "mock", "sim", "live")
+_NAME_SLOT = "__RILLET_WORKFLOW_NAME__"
+_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+
+# Compact JSON; non-ASCII text goes out as UTF-8. `default=str` covers YAML dates in inputs.
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
+class RunRequest(BaseModel):
+    """The body of POST /runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    inputs: dict[str, Any] = {}
+    mode: Literal["mixed", "mock", "sim", "live"] | None = None
+
+
+def workflow_summary(workflow: Any, default_mode: str | None = None) -> dict[str, Any]:
+    """What the page shows before a run: the workflow, its inputs and its steps."""
+    steps = []
+    for step in workflow.steps:
+        kind = step.type
+        provider = getattr(step, "provider", None) or ("gemini" if kind == "gemini" else None)
+        steps.append({"name": step.name, "type": kind, "provider": provider,
+                      "model": getattr(step, "model", None), "condition": step.condition})
+    return {"name": workflow.name, "description": workflow.description,
+            "inputs": workflow.inputs, "steps": steps, "modes": list(MODES),
+            "default_mode": default_mode}
+
+
+def is_loopback(host: str) -> bool:
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _sse(payload: dict[str, Any]) -> bytes:
+    # json never writes a raw newline, so one event is always one `data:` line.
+    return b"data: " + _dumps(payload).encode() + b"\n\n"
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(part) for part in err["loc"]) or "body"
+        if err["type"] == "extra_forbidden":
+            problems.append(f"unknown key '{where}' (known: inputs, mode)")
+        elif where == "mode":
+            problems.append(f"mode must be one of {', '.join(MODES)} or null, "
+                            f"not {err['input']!r}")
+        else:
+            problems.append(f"{where}: {err['msg']}")
+    return "; ".join(problems)
+
+
+def _page_html(name: str) -> str:
+    page = files("rillet.web").joinpath("page.html").read_text(encoding="utf-8")
+    return page.replace(_NAME_SLOT, html.escape(name))
+
+
+class WebServer:
+    """The page server in the current event loop: `async with WebServer(wf) as server:`."""
+
+    def __init__(self, workflow: Any, *, host: str = "127.0.0.1", port: int = 8000,
+                 mode: str | None = None, output_dir: str | Path | None = None,
+                 workspace_dir: str | Path | None = None, max_runs: int = 4):
+        if max_runs < 1:
+            raise ValueError("max_runs must be at least 1")
+        self.workflow = workflow
+        self.host = host
+        self.port = port
+        self.mode = mode
+        self.output_dir = output_dir
+        self.workspace_dir = workspace_dir
+        self.max_runs = max_runs
+        self._page = _page_html(workflow.name)
+        self._summary = _dumps(workflow_summary(workflow, mode))
+        self._runs: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}/"
+
+    @property
+    def active_runs(self) -> int:
+        return len(self._runs)
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._guard] if is_loopback(self.host) else [])
+        app.router.add_get("/", self._index)
+        app.router.add_get("/workflow", self._workflow)
+        app.router.add_post("/runs", self._run)
+        return app
+
+    async def start(self) -> None:
+        # handler_cancellation: a client that goes away cancels its handler, hence its run,
+        # even while the run is quiet (a model thinking, a step waiting on a tool).
+        self._runner = web.AppRunner(self.app(), handle_signals=False, access_log=None,
+                                     handler_cancellation=True, shutdown_timeout=1.0)
+        await self._runner.setup()
+        try:
+            await web.TCPSite(self._runner, self.host, self.port).start()
+        except BaseException:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+            raise
+        self.port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        """Cancel the runs in flight (each writes its partial results), then stop serving."""
+        if self._runner is None:
+            return
+        self._stopping = True
+        runs = list(self._runs)
+        for task in runs:
+            task.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)
+        runner, self._runner = self._runner, None
+        await runner.cleanup()
+        self._stopping = False
+
+    async def __aenter__(self) -> WebServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # --- routes -------------------------------------------------------------------------
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """On loopback, answer only requests addressed to loopback from this page's origin:
+        another site in the browser (or one DNS-rebound to 127.0.0.1) cannot start runs."""
+        host = urlsplit(f"//{request.host}").hostname or ""
+        if not is_loopback(host):
+            return _error(403, f"this server answers only loopback host names, not '{host}'")
+        origin = request.headers.get("Origin")
+        if origin is not None and urlsplit(origin).netloc != request.host:
+            return _error(403, f"requests from {origin} are refused: open the page at "
+                               f"http://{request.host}/ instead")
+        return await handler(request)
+
+    async def _index(self, request: web.Request) -> web.Response:
+        return web.Response(text=self._page, content_type="text/html", charset="utf-8",
+                            headers={"Cache-Control": "no-store"})
+
+    async def _workflow(self, request: web.Request) -> web.Response:
+        return web.Response(text=self._summary, content_type="application/json")
+
+    async def _run(self, request: web.Request) -> web.StreamResponse:
+        if request.content_type != "application/json":
+            return _error(415, "send the run request as JSON (Content-Type: application/json), "
+                               'e.g. {"inputs": {}, "mode": "mock"}')
+        try:
+            body = json.loads(await request.read() or b"{}")
+        except ValueError as exc:
+            return _error(400, f"the request body is not valid JSON ({exc}); send e.g. "
+                               '{"inputs": {}, "mode": "mock"}')
+        if not isinstance(body, dict):
+            return _error(400, "the request body must be a JSON object such as "
+                               '{"inputs": {}, "mode": "mock"}')
+        try:
+            run = RunRequest.model_validate(body)
+        except ValidationError as exc:
+            return _error(400, _describe(exc))
+        if len(self._runs) >= self.max_runs:
+            return _error(429, f"{self.max_runs} run(s) already in progress, the most this "
+                               "server allows (--max-runs): wait for one to finish")
+        task = asyncio.current_task()
+        assert task is not None
+        self._runs.add(task)
+        try:
+            return await self._stream(request, run)
+        finally:
+            self._runs.discard(task)
+
+    async def _stream(self, request: web.Request, run: RunRequest) -> web.StreamResponse:
+        response = web.StreamResponse(headers={
+            "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no"})
+        await response.prepare(request)
+        mode = run.mode if run.mode is not None else self.mode
+        events = stream_run(self.workflow, mode=mode, output_dir=self.output_dir,
+                            workspace_dir=self.workspace_dir, inputs=run.inputs, quiet=True)
+        write = response.write
+        try:
+            # aclosing: however the loop ends (client gone, server stopping), the run is
+            # cancelled and its partial results written before this handler returns.
+            async with aclosing(events) as running:
+                async for event in running:
+                    await write(_sse(event_to_dict(event)))
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the client went away; the run has been cancelled
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise  # the client went away (handler cancellation)
+            # The server is stopping: the run is cancelled and its partial results are
+            # written; tell the page so, and end the stream properly.
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            await self._last_word(response, "the server stopped, so the run was cancelled; "
+                                            "what it produced so far is in its results")
+        except Exception as exc:  # noqa: BLE001 - the page must hear why, not a cut stream
+            await self._last_word(response, f"{type(exc).__name__}: {exc}")
+        return response
+
+    @staticmethod
+    async def _last_word(response: web.StreamResponse, error: str) -> None:
+        try:
+            await response.write(_sse({"type": "RunError", "step": "", "error": error}))
+            await response.write_eof()
+        except ConnectionError:
+            pass
+
+
+async def _serve_until_stopped(server: WebServer) -> None:
+    stop = asyncio.Event()
+    # Ctrl-C cancels this task (asyncio.run); SIGTERM ends it the same orderly way.
+    with suppress(NotImplementedError):  # no signal handlers on Windows' loop
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    async with server:
+        print(f"rillet ▸ serving '{server.workflow.name}' at {server.url}  (Ctrl-C stops)",
+              flush=True)
+        if not is_loopback(server.host):
+            print(f"warning: listening on {server.host}: anyone who can reach this address "
+                  "can run the workflow (and spend its API credits)", file=sys.stderr,
+                  flush=True)
+        await stop.wait()
+
+
+def serve(workflow: Any, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+    """Serve the page until Ctrl-C or SIGTERM, which cancel the runs in flight. Options:
+    mode, output_dir, workspace_dir, max_runs. Raises OSError when the port is taken."""
+    try:
+        asyncio.run(_serve_until_stopped(WebServer(workflow, host=host, port=port, **options)))
+    except KeyboardInterrupt:
+        pass
+    print("rillet ▸ stopped", flush=True)
