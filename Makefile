@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test clean
+.PHONY: demo test clean bench
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,10 +13,14 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	@$(BIN)/rillet demo
+	@$(BIN)/rillet run examples/showcase.yaml
 
 test: $(STAMP)
-	@$(BIN)/python -m pytest --cov=rillet --cov-report=term -q
+	@$(BIN)/python -m pytest --cov=rillet --cov-report=term --cov-fail-under=90 -q
+
+# rillet vs the raw SDKs on the local simulator; writes bench/results/<UTC date>.json.
+bench: $(STAMP)
+	@$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) outputs workspace checkpoints .pytest_cache .coverage

@@ -430,7 +430,14 @@ class Executor:
             try:
                 request = module.build_request(step, ctx, mode)
             except RilletError:
-                return  # its options depend on results not there yet: start it cold
+                # Its prompt most likely takes the answer still streaming. The CLI session
+                # depends on the options alone (the prompt is sent later), so warm it
+                # from the options; when those need results not there yet, start it cold.
+                try:
+                    request = module.build_request(step.model_copy(update={"prompt": []}),
+                                                   ctx, mode)
+                except RilletError:
+                    return
             if mode == "sim":
                 request.base_url = self._simulator_url()
             await self._pool.prewarm(request, kind)

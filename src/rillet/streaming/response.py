@@ -20,6 +20,11 @@ from rillet.events import (
 from rillet.result import StepResult
 from rillet.streaming.metrics import StreamMetrics
 
+# The kept text is a list of pieces; every this many deltas the newest pieces are joined
+# into one string, so a long stream holds a few large strings rather than one small
+# object per delta (a million deltas would otherwise keep ~70 MB of tiny strings).
+JOIN_EVERY = 4096
+
 
 class AsyncResponse:
     def __init__(self, step: str, source: AsyncIterator[Event], *,
@@ -30,10 +35,14 @@ class AsyncResponse:
         self.final: ResponseComplete | None = None
         self.tool_uses: list[dict[str, Any]] = []
         self._source = source
+        # Joined runs of pieces first, then the pieces since the last join.
         self._text: list[str] = []
         self._thinking: list[str] = []
+        self._text_joined = 0  # entries of _text that are joined runs
+        self._thinking_joined = 0
         # Where the last finished model message ended: a retry re-sends only the message
-        # in flight, so text of earlier messages (before a tool call) is kept.
+        # in flight, so text of earlier messages (before a tool call) is kept. A message's
+        # end is always the end of a joined run, so a retry cuts whole entries.
         self._kept_text = 0
         self._kept_thinking = 0
         self._kept_chars = 0
@@ -64,12 +73,17 @@ class AsyncResponse:
     async def _iterate(self) -> AsyncIterator[Event]:
         m = self.metrics
         clock = perf_counter
-        text = self._text
+        text, thinking = self._text, self._thinking
+        text_limit = thinking_limit = JOIN_EVERY  # list length that triggers the next join
+        histogram = m.gap_histogram
+        top = len(histogram) - 1
         m.started_at = clock()
         try:
             async for event in self._source:
                 kind = type(event)
-                # The per-token path: keep it to attribute reads and appends.
+                # The per-token path: attribute reads, appends and arithmetic, no calls
+                # beyond the clock. The gap is recorded inline (StreamMetrics.record_gap's
+                # arithmetic): the saved call pays for the join check below.
                 if kind is TextDelta or kind is ThinkingDelta:
                     now = clock()
                     last = m.last_delta_at
@@ -77,14 +91,26 @@ class AsyncResponse:
                         if m.first_token_at is None:
                             m.first_token_at = now
                     else:
-                        m.record_gap(now - last)
+                        gap = now - last
+                        if gap > m.max_gap_s:
+                            m.max_gap_s = gap
+                        m.gap_total_s += gap
+                        bucket = int(gap * 1_000_000).bit_length()
+                        histogram[bucket if bucket < top else top] += 1
                     m.last_delta_at = now
                     m.deltas += 1
+                    piece = event.text
                     if kind is TextDelta:
-                        text.append(event.text)
-                        m.text_chars += len(event.text)
+                        text.append(piece)
+                        m.text_chars += len(piece)
+                        if len(text) >= text_limit:
+                            self._text_joined = _join_tail(text, self._text_joined)
+                            text_limit = self._text_joined + JOIN_EVERY
                     else:
-                        self._thinking.append(event.text)
+                        thinking.append(piece)
+                        if len(thinking) >= thinking_limit:
+                            self._thinking_joined = _join_tail(thinking, self._thinking_joined)
+                            thinking_limit = self._thinking_joined + JOIN_EVERY
                 elif kind is Usage:
                     m.input_tokens = event.input_tokens
                     m.output_tokens = event.output_tokens
@@ -101,7 +127,10 @@ class AsyncResponse:
                 elif kind is StreamRetry:
                     m.retries += 1
                     del text[self._kept_text:]
-                    del self._thinking[self._kept_thinking:]
+                    del thinking[self._kept_thinking:]
+                    self._text_joined, self._thinking_joined = len(text), len(thinking)
+                    text_limit = self._text_joined + JOIN_EVERY
+                    thinking_limit = self._thinking_joined + JOIN_EVERY
                     m.text_chars = self._kept_chars
                 elif kind is ResponseComplete:
                     self.final = event
@@ -110,8 +139,12 @@ class AsyncResponse:
                     if event.cost_usd is not None:
                         m.cost_usd = event.cost_usd
                 elif kind is MessageComplete:
-                    self._kept_text = len(text)
-                    self._kept_thinking = len(self._thinking)
+                    # Join what this message added, so its end is an entry boundary.
+                    self._text_joined = self._kept_text = _join_tail(text, self._text_joined)
+                    self._thinking_joined = self._kept_thinking = _join_tail(
+                        thinking, self._thinking_joined)
+                    text_limit = self._text_joined + JOIN_EVERY
+                    thinking_limit = self._thinking_joined + JOIN_EVERY
                     self._kept_chars = m.text_chars
                 yield event
         except (asyncio.CancelledError, GeneratorExit):
@@ -189,3 +222,10 @@ class AsyncResponse:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _join_tail(parts: list[str], start: int) -> int:
+    """Join `parts[start:]` into one entry in place; returns the new number of entries."""
+    if len(parts) - start > 1:
+        parts[start:] = ["".join(parts[start:])]
+    return len(parts)
