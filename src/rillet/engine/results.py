@@ -24,15 +24,17 @@ class ResultStore:
         self._log = self.log_path.open("a", encoding="utf-8")
 
     def record(self, result: StepResult) -> None:
-        self._log.write(json.dumps(result.to_dict(), ensure_ascii=False, default=str) + "\n")
+        # Written in two calls: adding the newline to the JSON would copy a long text again.
+        self._log.write(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
+        self._log.write("\n")
         self._log.flush()
 
     def write_summary(self, summary: dict[str, Any], results: dict[str, StepResult]) -> Path:
         document = dict(summary)
         document["steps"] = {name: r.to_dict() for name, r in results.items()}
         tmp = self.results_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False, default=str),
-                       encoding="utf-8")
+        with tmp.open("w", encoding="utf-8") as file:  # streamed: no second copy of the text
+            json.dump(document, file, indent=2, ensure_ascii=False, default=str)
         os.replace(tmp, self.results_path)
         return self.results_path
 
