@@ -144,7 +144,8 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Workflow files to
             for problem in exc.problems:
                 typer.echo(f"  {problem}", err=True)
         else:
-            typer.echo(f"✓ {path}: workflow '{workflow.name}', {len(workflow.steps)} steps")
+            steps = len(workflow.steps)
+            typer.echo(f"✓ {path}: workflow '{workflow.name}', {steps} step{'s' * (steps != 1)}")
     raise typer.Exit(EXIT_INVALID if failed else 0)
 
 

@@ -50,7 +50,7 @@ class RunReporter:
 
     def intro(self, workflow: Any, modes: str) -> None:
         self.console.print(f"[bold]rillet[/] ▸ [bold]{workflow.name}[/] · "
-                           f"{len(workflow.steps)} steps · {modes}")
+                           f"{_count(len(workflow.steps), 'step')} · {modes}")
 
     def on_event(self, event: Event) -> None:
         kind = type(event)
@@ -68,7 +68,9 @@ class RunReporter:
             # A model step's failure is in its console footer and in the run's summary.
             self.console.print(f"[red]✗ {event.step}: {event.error}[/]")  # type: ignore[attr-defined]
         elif kind is HandlerFailed:
-            self.console.print(f"[yellow]! {event.step}: handler '{event.handler}' failed and "  # type: ignore[attr-defined]
+            # Mid-stream the cursor sits after the step's text: start a line of our own.
+            lead = "\n" if event.step in self._streaming else ""
+            self.console.print(f"{lead}[yellow]! {event.step}: handler '{event.handler}' failed and "  # type: ignore[attr-defined]
                                f"was detached: {event.error}[/]")  # type: ignore[attr-defined]
 
     def outro(self, result: Any) -> None:
@@ -84,6 +86,10 @@ class RunReporter:
         where = self.output_dir / (self.run_id or "") / "results.json"
         self.console.print(f"\n[yellow]✗ cancelled[/]: streams closed; the text produced so far "
                            f"is kept in {where}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _short(text: str, limit: int = 100) -> str:

@@ -91,7 +91,7 @@ def test_invalid_workflow_names_file_line_and_key(tmp_path):
 def test_validate_accepts_a_good_workflow(tmp_path):
     flow = write(tmp_path, FLOW.format(out=tmp_path / "o"))
     result = runner.invoke(app, ["validate", str(flow)])
-    assert result.exit_code == 0 and "1 steps" in result.output
+    assert result.exit_code == 0 and "1 step" in result.output and "1 steps" not in result.output
 
 
 def test_schema_is_json_with_the_step_types(tmp_path):

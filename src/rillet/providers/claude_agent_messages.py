@@ -222,7 +222,7 @@ def result_error(step: str, message: ResultMessage,
                              kind="max_turns")
     if status in (401, 403) or assistant_error == "authentication_failed":
         return ProviderError(f"authentication failed {where}: set ANTHROPIC_API_KEY or run "
-                             f"`claude login` ({detail})", kind="auth", status=status)
+                             f"`claude auth login` ({detail})", kind="auth", status=status)
     if status == 429 or assistant_error == "rate_limit":
         return ProviderError(f"rate limited {where} after the CLI's retries; wait and try "
                              f"again ({detail})", kind="rate_limit", status=status,
