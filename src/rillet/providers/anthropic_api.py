@@ -24,18 +24,16 @@ from typing import Any
 from rillet.errors import ProviderError, StreamIncompleteError
 from rillet.events import Event, MessageComplete, ResponseComplete, StreamRetry, TextDelta
 from rillet.providers.anthropic_events import AnthropicEventTranslator
-from rillet.providers.attempts import StreamDropped, failed_stream, retried_attempts
-from rillet.providers.base import Mode, ModelRequest
+from rillet.providers.attempts import (
+    STREAM_RETRIES, HTTPProvider, StreamDropped, failed_stream, retried_attempts,
+)
+from rillet.providers.base import ModelRequest
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
 DEFAULT_MAX_TOKENS = 4096
 # The SDK retries a failed request (408, 409, 429, 5xx, 529, connection errors) this many
 # times, honouring retry-after, before the first event; then its error reaches us.
 SDK_MAX_RETRIES = 2
-# A stream broken mid-way is sent again this many times, waiting STREAM_RETRY_DELAY_S,
-# doubled each time (live); the simulator is local, so sim mode does not wait.
-STREAM_RETRIES = 2
-STREAM_RETRY_DELAY_S = 0.5
 SIM_API_KEY = "sim"
 
 OPTION_KEYS = frozenset({"max_tokens", "temperature", "top_p", "top_k", "stop_sequences",
@@ -180,22 +178,8 @@ def _detail(body: Any, fallback: str) -> str:
 # --- the provider -------------------------------------------------------------------------
 
 
-class AnthropicAPIProvider:
+class AnthropicAPIProvider(HTTPProvider):
     name = "anthropic_api"
-
-    def __init__(self, *, mode: Mode, base_url: str | None = None,
-                 stream_retries: int = STREAM_RETRIES, retry_delay_s: float | None = None):
-        self.mode = mode
-        self.base_url = base_url
-        self.stream_retries = stream_retries
-        self.retry_delay_s = (retry_delay_s if retry_delay_s is not None
-                              else 0.0 if mode == "sim" else STREAM_RETRY_DELAY_S)
-        # Made now when it can be (the pool creates providers as a step opens its stream):
-        # importing the SDK and building its client take ~1.3 s, which would otherwise
-        # fall inside the first step's time to first token.
-        self._client: Any = None
-        if mode != "sim" or base_url:
-            self._client = self._new_client(base_url, step=None)
 
     def stream(self, request: ModelRequest) -> AsyncIterator[Event]:
         try:
@@ -216,11 +200,6 @@ class AnthropicAPIProvider:
             await client.close()
 
     # -- HTTP ----------------------------------------------------------------------------
-
-    def _client_for(self, request: ModelRequest) -> Any:
-        if self._client is None:
-            self._client = self._new_client(request.base_url, step=request.step)
-        return self._client
 
     def _new_client(self, base_url: str | None, *, step: str | None) -> Any:
         import anthropic  # ~1 s to import: only once a step uses this provider

@@ -1,4 +1,5 @@
-"""What the providers' attempt loops share: the signal that a stream broke mid-way.
+"""What the HTTP providers share: the signal that a stream broke mid-way, the loop that
+retries it, and how they hold their SDK client.
 
 The Anthropic and Gemini providers (and the mock, replaying the simulator) each open a
 request as one "attempt". When its connection ends before the stream does, the attempt
@@ -15,6 +16,7 @@ from typing import Any
 
 from rillet.errors import ProviderError
 from rillet.events import Event, StreamRetry
+from rillet.providers.base import Mode, ModelRequest
 
 
 class StreamDropped(Exception):
@@ -55,3 +57,34 @@ async def retried_attempts(open_attempt: Callable[[int], AsyncIterator[Any]],
                 yield retry
             if delay_s > 0:
                 await asyncio.sleep(delay_s * 2 ** (attempt - 1))
+
+
+STREAM_RETRIES = 2  # a dropped stream is sent again this many times
+STREAM_RETRY_DELAY_S = 0.5  # live only: the first wait, doubled each time
+
+
+class HTTPProvider:
+    """Base of the Anthropic API and Gemini providers: the retry settings and one SDK
+    client per provider, made by the subclass's `_new_client(base_url, step=...)`."""
+
+    def __init__(self, *, mode: Mode, base_url: str | None = None,
+                 stream_retries: int = STREAM_RETRIES, retry_delay_s: float | None = None):
+        self.mode = mode
+        self.base_url = base_url
+        self.stream_retries = stream_retries
+        self.retry_delay_s = (retry_delay_s if retry_delay_s is not None
+                              else 0.0 if mode == "sim" else STREAM_RETRY_DELAY_S)
+        # Made now when it can be (the pool creates providers as a step opens its stream):
+        # importing the SDK and building its client take 0.5-1.3 s, which would otherwise
+        # fall inside the first step's time to first token.
+        self._client: Any = None
+        if mode != "sim" or base_url:
+            self._client = self._new_client(base_url, step=None)
+
+    def _new_client(self, base_url: str | None, *, step: str | None) -> Any:
+        raise NotImplementedError
+
+    def _client_for(self, request: ModelRequest) -> Any:
+        if self._client is None:
+            self._client = self._new_client(request.base_url, step=request.step)
+        return self._client

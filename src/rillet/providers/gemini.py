@@ -16,8 +16,10 @@ from typing import Any
 
 from rillet.errors import ProviderError
 from rillet.events import Event
-from rillet.providers.attempts import StreamDropped, failed_stream
-from rillet.providers.base import Mode, ModelRequest
+from rillet.providers.attempts import (  # STREAM_RETRIES: part of this module's face
+    STREAM_RETRIES, HTTPProvider, StreamDropped, failed_stream,  # noqa: F401
+)
+from rillet.providers.base import ModelRequest
 from rillet.providers.gemini_events import (
     RETRY_STATUSES, malformed_error, status_error, translated_attempts,
 )
@@ -28,8 +30,6 @@ SDK_ATTEMPTS = 3  # the first request and two retries
 # simulator answers `retry-after: 0`, which the SDK cannot read, so sim mode barely waits.
 RETRY_INITIAL_DELAY_S = 1.0
 SIM_RETRY_DELAY_S = 0.01
-STREAM_RETRIES = 2
-STREAM_RETRY_DELAY_S = 0.5
 SIM_API_KEY = "sim"
 API_VERSION = "v1beta"
 
@@ -66,22 +66,8 @@ def prompt_tokens(request: ModelRequest) -> int:
     return count_tokens(request.system_prompt or "") + count_tokens(request.prompt)
 
 
-class GeminiProvider:
+class GeminiProvider(HTTPProvider):
     name = "gemini"
-
-    def __init__(self, *, mode: Mode, base_url: str | None = None,
-                 stream_retries: int = STREAM_RETRIES, retry_delay_s: float | None = None):
-        self.mode = mode
-        self.base_url = base_url
-        self.stream_retries = stream_retries
-        self.retry_delay_s = (retry_delay_s if retry_delay_s is not None
-                              else 0.0 if mode == "sim" else STREAM_RETRY_DELAY_S)
-        # Made now when it can be (the pool creates providers as a step opens its stream):
-        # importing the SDK and building its client take ~0.5 s, which would otherwise
-        # fall inside the first step's time to first token.
-        self._client: Any = None
-        if mode != "sim" or base_url:
-            self._client = self._new_client(base_url, step=None)
 
     def stream(self, request: ModelRequest) -> AsyncIterator[Event]:
         try:
@@ -103,11 +89,6 @@ class GeminiProvider:
             client.close()  # the sync side, never used for requests
 
     # -- HTTP ----------------------------------------------------------------------------
-
-    def _client_for(self, request: ModelRequest) -> Any:
-        if self._client is None:
-            self._client = self._new_client(request.base_url, step=request.step)
-        return self._client
 
     def _new_client(self, base_url: str | None, *, step: str | None) -> Any:
         from google import genai  # ~0.5 s to import: only once a step uses Gemini

@@ -244,7 +244,7 @@ def test_synthetic_error_text_is_never_step_text_and_the_error_keeps_the_cost():
 
 @pytest.mark.parametrize(("kwargs", "assistant_error", "kind", "phrase"), [
     ({"status": 401, "text": "Failed to authenticate"}, "authentication_failed", "auth",
-     "claude login"),
+     "claude auth login"),
     ({"status": 429}, "rate_limit", "rate_limit", "rate limited"),
     ({"status": 529}, None, "overloaded", "after the CLI's retries"),
     ({"subtype": "error_max_budget_usd", "text": None}, None, "budget", "max_budget_usd"),
