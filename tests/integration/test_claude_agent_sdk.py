@@ -241,7 +241,7 @@ async def test_rejected_key_is_reported_as_an_auth_error(provider, tmp_path):
     req = request("unauthorised", tmp_path, env={"CLAUDE_CODE_MAX_RETRIES": "0"})
     with pytest.raises(ProviderError) as info:
         [e async for e in provider.stream(req)]
-    assert info.value.kind == "auth" and "claude login" in str(info.value)
+    assert info.value.kind == "auth" and "claude auth login" in str(info.value)
 
 
 async def test_prewarmed_cli_is_the_one_that_streams(provider, tmp_path):
