@@ -260,7 +260,7 @@ class Executor:
             await response.aclose()
             message = _describe(exc, step)
             partial = await self._fail(fan, response, "failed", message,
-                                 cancelled=isinstance(exc, StepError) and exc.cancelled)
+                                       cancelled=isinstance(exc, StepError) and exc.cancelled)
             if isinstance(exc, StepError):
                 exc.partial_text = partial.text
                 raise
