@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from rillet.local_http import start_site
 from rillet.sim.anthropic_stream import anthropic_error, anthropic_events, anthropic_message
 from rillet.sim.gemini_stream import gemini_chunks, gemini_error, gemini_response
 from rillet.sim.pacing import Schedule
@@ -67,17 +68,8 @@ class Simulator:
         for version in ("v1beta", "v1", "v1alpha"):
             app.router.add_post(f"/{version}/models/{{call}}", self._gemini)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
-        # handler_cancellation: a client that goes away ends its stream (and any stall).
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None,
-                                     handler_cancellation=True, shutdown_timeout=1.0)
-        await self._runner.setup()
-        try:
-            await web.TCPSite(self._runner, self.host, self.port).start()
-        except BaseException:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-            raise
-        self.port = self._runner.addresses[0][1]
+        # A client that goes away ends its stream (and any stall).
+        self._runner, self.port = await start_site(app, self.host, self.port)
 
     async def stop(self) -> None:
         """Stop serving; open streams (stalled ones too) end at once."""

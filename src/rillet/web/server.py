@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from rillet.api import stream as stream_run
 from rillet.events import event_to_dict
+from rillet.local_http import start_site
 
 MODES = ("mixed", "mock", "sim", "live")
 _NAME_SLOT = "__RILLET_WORKFLOW_NAME__"
@@ -136,18 +137,9 @@ class WebServer:
         return app
 
     async def start(self) -> None:
-        # handler_cancellation: a client that goes away cancels its handler, hence its run,
-        # even while the run is quiet (a model thinking, a step waiting on a tool).
-        self._runner = web.AppRunner(self.app(), handle_signals=False, access_log=None,
-                                     handler_cancellation=True, shutdown_timeout=1.0)
-        await self._runner.setup()
-        try:
-            await web.TCPSite(self._runner, self.host, self.port).start()
-        except BaseException:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-            raise
-        self.port = self._runner.addresses[0][1]
+        # A client that goes away cancels its handler, hence its run, even while the run
+        # is quiet (a model thinking, a step waiting on a tool).
+        self._runner, self.port = await start_site(self.app(), self.host, self.port)
 
     async def stop(self) -> None:
         """Cancel the runs in flight (each writes its partial results), then stop serving."""
