@@ -52,6 +52,17 @@ def _summary(started: float, ended: float, series: list[list[float]]) -> dict[st
             "first_token_p50_s": median([t[0] - started for t in series if t])}
 
 
+def _all_at_once(one: Any, count: int) -> Any:
+    """A benchmark call running `count` copies of `one()` at once; their delta timestamps
+    are summarised together."""
+    async def call() -> dict[str, Any]:
+        started = perf_counter()
+        series = await asyncio.gather(*(one() for _ in range(count)))
+        return _summary(started, perf_counter(), list(series))
+
+    return call
+
+
 def _raw_api(url: str, count: int):
     from anthropic import AsyncAnthropic
 
@@ -66,12 +77,7 @@ def _raw_api(url: str, count: int):
         await client.close()
         return stamps
 
-    async def call() -> dict[str, Any]:
-        started = perf_counter()
-        series = await asyncio.gather(*(one() for _ in range(count)))
-        return _summary(started, perf_counter(), list(series))
-
-    return call
+    return _all_at_once(one, count)
 
 
 def _raw_api_events(url: str, count: int):
@@ -90,12 +96,7 @@ def _raw_api_events(url: str, count: int):
         await client.close()
         return stamps
 
-    async def call() -> dict[str, Any]:
-        started = perf_counter()
-        series = await asyncio.gather(*(one() for _ in range(count)))
-        return _summary(started, perf_counter(), list(series))
-
-    return call
+    return _all_at_once(one, count)
 
 
 def _rillet_api(url: str, count: int):
