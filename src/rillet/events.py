@@ -132,10 +132,23 @@ class Usage(Event):
 
 @dataclass(frozen=True, slots=True)
 class StreamRetry(Event):
-    """The provider restarted the response: text streamed so far is void and comes again."""
+    """The provider restarted the response: text streamed so far is void and comes again.
+    Normally only the message in flight is void; `whole` voids every message of the step
+    (a structured reply asked for again, a fallback model answering afresh)."""
 
     attempt: int
     reason: str
+    whole: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PartialOutput(Event):
+    """A step with `output_schema`: the object its JSON describes so far. `value` is one
+    object growing in place across the step's PartialOutput events (strings show as far
+    as they have arrived); copy it to keep a snapshot. The validated object is the step
+    result's `output`."""
+
+    value: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +165,9 @@ class ResponseComplete(Event):
     duration_ms: int | None = None
     is_error: bool = False
     error: str | None = None
+    # A step with output_schema: the object the provider returned (validated before the
+    # step's stream ends).
+    output: Any = None
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:

@@ -24,10 +24,15 @@ class StepResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     variables: dict[str, Any] = field(default_factory=dict)
+    # A step with output_schema: the validated object (the text is its JSON).
+    output: Any = None
 
     @property
     def data(self) -> Any:
-        """The text parsed as JSON when it is JSON (a fenced ```json block counts), else None."""
+        """The structured output, else the text parsed as JSON when it is JSON (a fenced
+        ```json block counts), else None."""
+        if self.output is not None:
+            return self.output
         return parse_json_text(self.text)
 
     @property
@@ -41,7 +46,7 @@ class StepResult:
             "stop_reason": self.stop_reason, "session_id": self.session_id,
             "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
             "cost_usd": self.cost_usd, "num_turns": self.num_turns, "metrics": self.metrics,
-            "error": self.error, "variables": self.variables,
+            "error": self.error, "variables": self.variables, "output": self.output,
         }
 
     @classmethod

@@ -22,7 +22,7 @@ from rillet.engine.output import OutputFileWriter
 from rillet.engine.results import ResultStore
 from rillet.errors import ProviderError, RilletError, StepError
 from rillet.events import (
-    Event, HandlerFailed, PipelineCompleted, PipelineFailed, PipelineStarted, ResponseComplete,
+    Event, HandlerFailed, PartialOutput, PipelineCompleted, PipelineFailed, PipelineStarted, ResponseComplete,
     StepCompleted, StepFailed, StepSkipped, StepStarted, TextDelta, ThinkingDelta, Usage,
 )
 from rillet.result import StepResult
@@ -290,7 +290,7 @@ class Executor:
         held: list[Event] = []
         async for event in response:
             kind = type(event)
-            if kind is TextDelta or kind is ThinkingDelta:
+            if kind is TextDelta or kind is ThinkingDelta or kind is PartialOutput:
                 continue
             if kind is Usage and budget is not None:
                 _check_budget(budget, spent, event)

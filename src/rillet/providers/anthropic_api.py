@@ -109,7 +109,22 @@ def request_params(request: ModelRequest) -> dict[str, Any]:
     sampling = {key: options[key] for key in _SAMPLING_KEYS if options.get(key) is not None}
     if sampling:
         params["extra_body"] = sampling
+    if request.output_schema is not None:  # structured outputs
+        params["output_config"] = {"format": {"type": "json_schema",
+                                              "schema": request.output_schema.json_schema}}
     return params
+
+
+def api_params(params: dict[str, Any]) -> dict[str, Any]:
+    """`params` with the schema as structured outputs take it: the SDK's own transform
+    (closed objects, no keywords the API refuses). Imports the SDK."""
+    fmt = (params.get("output_config") or {}).get("format")
+    if fmt is None:
+        return params
+    from anthropic import transform_schema
+
+    schema = transform_schema(fmt["schema"])
+    return {**params, "output_config": {"format": {**fmt, "schema": schema}}}
 
 
 def thinking_param(step: str, value: Any) -> dict[str, Any] | None:
@@ -224,7 +239,7 @@ class AnthropicAPIProvider(HTTPProvider):
 
         client = self._client_for(request)
         try:
-            stream = await client.messages.create(**params, stream=True)
+            stream = await client.messages.create(**api_params(params), stream=True)
         except anthropic.APIStatusError as exc:
             raise status_error(step, exc.status_code, _detail(exc.body, exc.message)) from exc
         except anthropic.APIConnectionError as exc:

@@ -15,8 +15,12 @@ from rillet.events import Event, MessageComplete, StreamRetry, TextDelta, Thinki
 
 
 class AnthropicEventTranslator:
-    def __init__(self, step: str):
+    def __init__(self, step: str, *, text_tool: str | None = None):
         self.step = step
+        # The tool whose input is the step's answer (the Claude CLI's StructuredOutput):
+        # its JSON streams as text, and it is not reported as a tool call.
+        self.text_tool = text_tool
+        self._text_block: int | None = None
         self.model: str | None = None
         self.stop_reason: str | None = None
         self.messages = 0
@@ -44,6 +48,7 @@ class AnthropicEventTranslator:
         the same retry (the new message_start after an api_retry notice) finds nothing
         left to void and returns None."""
         self._blocks.clear()
+        self._text_block = None
         self._broken_tool_input = None
         if not self._message_has_output:
             return None
@@ -63,6 +68,9 @@ class AnthropicEventTranslator:
                 self._message_has_output = True
                 return ThinkingDelta(self.step, delta["thinking"])
             if dtype == "input_json_delta":
+                if event.get("index", 0) == self._text_block:
+                    self._message_has_output = True
+                    return TextDelta(self.step, delta.get("partial_json", ""))
                 block = self._blocks.get(event.get("index", 0))
                 if block is not None:
                     block["json"].append(delta.get("partial_json", ""))
@@ -70,11 +78,17 @@ class AnthropicEventTranslator:
             return None  # signature_delta, citations: nothing a listener needs
         if kind == "content_block_start":
             block = event.get("content_block") or {}
-            if block.get("type") in ("tool_use", "server_tool_use"):
+            if block.get("type") == "tool_use" and block.get("name") == self.text_tool \
+                    and self.text_tool is not None:
+                self._text_block = event.get("index", 0)
+            elif block.get("type") in ("tool_use", "server_tool_use"):
                 self._blocks[event.get("index", 0)] = {
                     "id": block.get("id", ""), "name": block.get("name", ""), "json": []}
             return None
         if kind == "content_block_stop":
+            if event.get("index", 0) == self._text_block:
+                self._text_block = None
+                return None
             block = self._blocks.pop(event.get("index", 0), None)
             if block is None:
                 return None

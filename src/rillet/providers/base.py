@@ -33,6 +33,9 @@ class ModelRequest:
     workspace_dir: str | None = None
     # Mock mode only: the scripted response settings (timing pattern, faults, text).
     mock: dict[str, Any] = field(default_factory=dict)
+    # A step with output_schema: its rillet.structured.schema.OutputSchema. Providers ask
+    # for the object through their own mechanism, with `.json_schema`.
+    output_schema: Any = None
 
 
 @runtime_checkable

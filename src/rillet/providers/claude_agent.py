@@ -69,7 +69,8 @@ class ClaudeAgentProvider:
     async def stream(self, request: ModelRequest) -> AsyncIterator[Event]:
         request = self._in_my_mode(request)
         session = await self._take_warm(request) or self._new_session(request)
-        translator = ClaudeMessageTranslator(request.step)
+        translator = ClaudeMessageTranslator(request.step,
+                                             structured=request.output_schema is not None)
         self._open.add(session)
         sent = False
         try:

@@ -34,14 +34,19 @@ from rillet.providers.anthropic_events import AnthropicEventTranslator
 # The CLI's stand-in model name on the assistant message it makes up to carry an API
 # error ("API Error: 529 Overloaded…"): that text is a diagnostic, not model output.
 SYNTHETIC_MODEL = "<synthetic>"
+# The tool the CLI gives the model when asked for structured output (--json-schema).
+STRUCTURED_TOOL = "StructuredOutput"
 
 
 class ClaudeMessageTranslator:
     """One step's SDK messages in, rillet events out. Pure: no I/O, no clock."""
 
-    def __init__(self, step: str):
+    def __init__(self, step: str, *, structured: bool = False):
         self.step = step
-        self.stream = AnthropicEventTranslator(step)
+        # With output_schema the CLI's StructuredOutput tool carries the answer: its input
+        # streams as the step's text and the call itself is not a tool use of the step.
+        self.stream = AnthropicEventTranslator(
+            step, text_tool=STRUCTURED_TOOL if structured else None)
         self.session_id: str | None = None
         self.final: ResponseComplete | None = None
         self.finished = False  # the result arrived (an error result too)
@@ -50,6 +55,7 @@ class ClaudeMessageTranslator:
         self.assistant_error: str | None = None
         self._init_model: str | None = None
         self._tool_ids: set[str] = set()
+        self._answer_ids: set[str] = set()  # StructuredOutput calls
         self._streamed_message_ids: set[str] = set()
 
     # -- the per-token path ---------------------------------------------------------------
@@ -125,7 +131,11 @@ class ClaudeMessageTranslator:
         streamed = message.message_id in ids or (message.message_id is None and bool(ids))
         for block in message.content:
             block_type = type(block)
-            if block_type is ToolUseBlock or block_type is ServerToolUseBlock:
+            if block_type is ToolUseBlock and block.name == self.stream.text_tool:  # type: ignore
+                self._answer_ids.add(block.id)  # type: ignore[union-attr]
+                if not streamed:
+                    yield TextDelta(self.step, json.dumps(block.input))  # type: ignore
+            elif block_type is ToolUseBlock or block_type is ServerToolUseBlock:
                 if block.id not in self._tool_ids:  # type: ignore[union-attr]
                     self._tool_ids.add(block.id)  # type: ignore[union-attr]
                     yield ToolUse(self.step, block.id, block.name,  # type: ignore[union-attr]
@@ -144,7 +154,7 @@ class ClaudeMessageTranslator:
         if message.parent_tool_use_id is not None or isinstance(message.content, str):
             return  # a subagent's tool traffic, or a replayed/injected prompt
         for block in message.content:
-            if type(block) is ToolResultBlock:
+            if type(block) is ToolResultBlock and block.tool_use_id not in self._answer_ids:
                 yield ToolResult(self.step, block.tool_use_id, tool_result_text(block.content),
                                  bool(block.is_error))
 
@@ -160,7 +170,7 @@ class ClaudeMessageTranslator:
             input_tokens=input_tokens, output_tokens=output_tokens,
             cost_usd=message.total_cost_usd, session_id=self.session_id,
             num_turns=message.num_turns, duration_ms=message.duration_ms,
-            is_error=message.is_error, error=error)
+            is_error=message.is_error, error=error, output=message.structured_output)
         yield Usage(self.step, input_tokens, output_tokens, message.total_cost_usd,
                     int(usage.get("cache_read_input_tokens") or 0),
                     int(usage.get("cache_creation_input_tokens") or 0))

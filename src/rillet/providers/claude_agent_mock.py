@@ -12,7 +12,9 @@ The shapes copy what the bundled CLI delivers (recorded against the simulator):
   tool, and its result says so);
 - for a failed request, `SystemMessage("api_retry")` and the request again, or, when the
   CLI would give up, its made-up error message and an error `ResultMessage`;
-- a final `ResultMessage` with the token totals and the cost.
+- a final `ResultMessage` with the token totals and the cost;
+- with output_schema, one request whose answer is a StructuredOutput call, the CLI's
+  acknowledgement as its result, and the object as the ResultMessage's structured_output.
 
 What differs from a real run: timing (the CLI adds ~1 ms per message and takes ~0.3 s to
 start, and waits between retries), input token counts (the CLI adds its own context to
@@ -32,6 +34,10 @@ from claude_agent_sdk import (
 )
 from claude_agent_sdk.types import TextBlock, ThinkingBlock, ToolResultBlock, ToolUseBlock
 
+from rillet.sim.structured import STRUCTURED_TOOL
+
+# What the CLI answers the model's StructuredOutput call with (recorded).
+STRUCTURED_RESULT = "Structured output provided successfully"
 CLI_MAX_RETRIES = 10  # the CLI's default (CLAUDE_CODE_MAX_RETRIES)
 # Measured with the bundled CLI against the simulator: it retries every failed status
 # (400 and 401 included) except these, which end the run at once.
@@ -58,8 +64,10 @@ def mock_sdk_messages(reply: Any, *, step: str, model: str, prompt: str, session
         "cwd": "", "tools": [], "mcp_servers": [], "permissionMode": "default",
         "uuid": _uuid()})
     totals = {"input": 0, "output": 0}
+    # The CLI ends the turn once the model has called StructuredOutput: no second request.
+    answer = reply.tool_use is not None and reply.tool_use.name == STRUCTURED_TOOL
     turns = [turn_reply(reply, False), turn_reply(reply, True)] \
-        if reply.tool_use is not None else [reply]
+        if reply.tool_use is not None and not answer else [reply]
     for number, turn in enumerate(turns, start=1):
         failure = yield from _failed_attempts(turn, take_fault, session_id)
         if failure is not None:
@@ -79,9 +87,15 @@ def mock_sdk_messages(reply: Any, *, step: str, model: str, prompt: str, session
                 [ToolResultBlock(tool_use.id, f"(mock run: {tool_use.name} was not run)",
                                  False)],
                 uuid=_uuid(), tool_use_result={"stdout": "", "stderr": ""})
+        elif tool_use is not None and answer:
+            yield 0.0, UserMessage(
+                [ToolResultBlock(tool_use.id, STRUCTURED_RESULT, False)], uuid=_uuid(),
+                tool_use_result=STRUCTURED_RESULT)
     yield 0.0, ResultMessage(
         subtype="success", duration_ms=0, duration_api_ms=0, is_error=False,
-        num_turns=len(turns), session_id=session_id, stop_reason=_stop_reason(turns[-1]),
+        num_turns=len(turns) + answer, session_id=session_id,
+        stop_reason=_stop_reason(turns[-1]),
+        structured_output=reply.tool_use.input if answer else None,  # type: ignore[union-attr]
         total_cost_usd=_price(reply.model or model, totals["input"], totals["output"]),
         usage={"input_tokens": totals["input"], "output_tokens": totals["output"],
                "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},

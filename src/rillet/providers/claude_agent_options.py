@@ -81,6 +81,10 @@ def build_options(request: ModelRequest, *, env: dict[str, str],
     extra_args: dict[str, str | None] = {}
     if request.mode == "sim":
         extra_args["no-session-persistence"] = None  # keep the temporary HOME empty
+    if request.output_schema is not None:
+        # The CLI (--json-schema) gives the model a StructuredOutput tool to call once.
+        kwargs["output_format"] = {"type": "json_schema",
+                                   "schema": request.output_schema.json_schema}
     return ClaudeAgentOptions(include_partial_messages=True, env=env, extra_args=extra_args,
                               stderr=stderr, **kwargs)
 

@@ -51,6 +51,10 @@ def config_params(request: ModelRequest) -> dict[str, Any]:
                               if options.get(key) is not None}
     if request.system_prompt:
         config["system_instruction"] = request.system_prompt
+    if request.output_schema is not None:
+        # Gemini's structured output: JSON text that follows the schema.
+        config["response_mime_type"] = "application/json"
+        config["response_json_schema"] = request.output_schema.json_schema
     budget = options.get("thinking_budget")
     if budget is not None:
         # Thoughts are only sent back when asked for; a zero budget turns thinking off.

@@ -93,6 +93,12 @@ class MockProvider:
     def stream(self, request: ModelRequest) -> AsyncIterator[Event]:
         try:
             reply = self.reply_for(request)
+            if request.output_schema is not None:
+                from rillet.sim.structured import as_json_text, as_tool_call
+
+                schema = request.output_schema.json_schema
+                reply = as_tool_call(reply, schema) if self.kind == "claude_agent" \
+                    else as_json_text(reply, schema)
             if self.kind == "claude_agent":
                 return self._claude_agent(request, reply)
             if self.kind == "anthropic_api":
@@ -170,7 +176,7 @@ class MockProvider:
 
         step = request.step
         cli = _MockCLI(str(uuid.uuid4()), prompt_tokens(request), _cli_max_retries(request))
-        translator = ClaudeMessageTranslator(step)
+        translator = ClaudeMessageTranslator(step, structured=request.output_schema is not None)
         stream_event, translate = translator.stream_event, translator.translate
         gate = _FaultGate(self.script.take_fault)
         sleep = asyncio.sleep

@@ -3,7 +3,9 @@
 `ProviderPool` creates one provider per (kind, mode, base URL) the first time a step
 needs it, importing its SDK only then (anthropic, google-genai and the Claude Agent SDK
 each take 0.5-1 s to import). Every stream it opens is the provider's stream wrapped in
-`pricing.priced_stream` (progressive cost) and, with telemetry on,
+`pricing.priced_stream` (progressive cost), for a step with `output_schema` in
+`structured.stream.structured_stream` (partial objects, validation, one repair), and,
+with telemetry on,
 `telemetry.traced_stream`; closing it closes the provider's stream. `aclose()` ends every
 provider: no CLI process or HTTP connection outlives the run.
 """
@@ -57,7 +59,13 @@ class ProviderPool:
             provider = self.provider(kind, request.mode, request.base_url)
         except RilletError as exc:  # reported where the events are read, like any failure
             return failed_stream(exc)
-        stream = priced_stream(provider.stream(request), request)
+        if request.output_schema is not None:
+            from rillet.structured.stream import structured_stream
+
+            stream = structured_stream(
+                lambda attempt: priced_stream(provider.stream(attempt), attempt), request)
+        else:
+            stream = priced_stream(provider.stream(request), request)
         if self.telemetry:
             from rillet.providers.telemetry import traced_stream
 

@@ -130,6 +130,9 @@ class Reply(_Model):
     timing: Timing = Timing()
     fault: Fault | None = None
     output_tokens: int | None = Field(default=None, ge=1)
+    # For a request with a schema (output_schema): the object to answer with, fitting the
+    # schema or not; without it one is generated from the schema.
+    output: dict[str, Any] | None = None
 
     # Which fault counter this reply uses (set by Script.reply_for, kept by model_copy).
     _fault_key: Any = PrivateAttr(default=None)

@@ -24,6 +24,7 @@ from rillet.sim.pacing import Schedule
 from rillet.sim.requests import (
     anthropic_input_tokens, anthropic_prompt, gemini_prompt, gemini_prompt_tokens, turn_reply)
 from rillet.sim.script import Fault, Script
+from rillet.sim.structured import anthropic_schema, as_json_text, as_tool_call, gemini_schema
 
 # Compact JSON like the real APIs; non-ASCII text goes out as UTF-8, not \u escapes.
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -94,7 +95,11 @@ class Simulator:
         if body is None:
             return _anthropic_failure(400, "the request body is not a JSON object")
         prompt, after_tool = anthropic_prompt(body)
-        reply = turn_reply(self.script.reply_for(prompt), after_tool)
+        reply = self.script.reply_for(prompt)
+        schema, as_tool = anthropic_schema(body)
+        if schema is not None:
+            reply = as_tool_call(reply, schema) if as_tool else as_json_text(reply, schema)
+        reply = turn_reply(reply, after_tool)
         fault = self.script.take_fault(reply)
         if fault is not None and fault.kind == "http_error":
             status, error, headers = anthropic_error(fault.status)
@@ -121,7 +126,11 @@ class Simulator:
         if body is None:
             return _gemini_failure(400, "the request body is not a JSON object")
         prompt, after_tool = gemini_prompt(body)
-        reply = turn_reply(self.script.reply_for(prompt), after_tool)
+        reply = self.script.reply_for(prompt)
+        schema = gemini_schema(body)
+        if schema is not None:
+            reply = as_json_text(reply, schema)
+        reply = turn_reply(reply, after_tool)
         fault = self.script.take_fault(reply)
         if fault is not None and fault.kind == "http_error":
             status, error = gemini_error(fault.status)

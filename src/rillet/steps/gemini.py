@@ -7,6 +7,7 @@ from typing import Any
 from rillet.engine.context import RunContext
 from rillet.providers.base import ModelRequest
 from rillet.steps.prompt import build_prompt
+from rillet.structured.schema import for_step
 from rillet.workflow.templates import render, render_value
 
 
@@ -27,4 +28,5 @@ def build_request(step: Any, ctx: RunContext, mode: str) -> ModelRequest:
         mode=mode,  # type: ignore[arg-type]
         workspace_dir=str(ctx.workspace_dir),
         mock=dict(step.mock or {}),
+        output_schema=for_step(step, ctx.base_dir),
     )

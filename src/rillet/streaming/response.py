@@ -126,6 +126,9 @@ class AsyncResponse:
                             use["is_error"] = event.is_error
                 elif kind is StreamRetry:
                     m.retries += 1
+                    if event.whole:  # every message of the step comes again
+                        self._kept_text = self._kept_thinking = self._kept_chars = 0
+                        self.tool_uses.clear()
                     del text[self._kept_text:]
                     del thinking[self._kept_thinking:]
                     self._text_joined, self._thinking_joined = len(text), len(thinking)
@@ -195,7 +198,7 @@ class AsyncResponse:
             session_id=final.session_id if final else None,
             input_tokens=m.input_tokens, output_tokens=m.output_tokens,
             cost_usd=m.cost_usd or 0.0, num_turns=final.num_turns if final else 0,
-            metrics=m.to_dict(), error=error,
+            metrics=m.to_dict(), error=error, output=final.output if final else None,
         )
 
     async def aclose(self) -> None:

@@ -283,6 +283,8 @@ def _lookup(value: Any, key: str, parts: tuple[str, ...], depth: int) -> Any:
         held = ", ".join(map(str, value)) or "nothing"
         raise ConditionError(f"{where} has no '{key}' (it has: {held})")
     if type(value) is StepResult:
+        if key == "result" and value.output is not None:
+            return value.output  # pipeline_ex's name for a structured step's object
         if key in _STEP_FIELDS:
             return getattr(value, key)
         data = value.data

@@ -190,6 +190,21 @@ class ModelStepBase(StepBase):
     mock: dict[str, Any] | str | None = Field(
         default=None, description="The reply in mock mode (a reply text, or a reply with "
                                   "text, timing, fault, ...).")
+    output_schema: dict[str, Any] | str | None = Field(
+        default=None, description="Ask for a JSON object that fits this schema: a JSON "
+        "Schema inline, a .json / .yaml file beside the workflow, or a pydantic model "
+        "(package.module:Model). The result's `output` holds the object.")
+
+    @field_validator("output_schema")
+    @classmethod
+    def _schema_checks(cls, value: Any) -> Any:
+        # Inline schemas are checked here (so `rillet validate` names the line); files and
+        # models are read when the step runs: importing a model runs its module.
+        if isinstance(value, dict):
+            from rillet.structured.schema import check_inline
+
+            check_inline(value)
+        return value
 
     @field_validator("mock")
     @classmethod

@@ -59,6 +59,8 @@ class _Environment(ImmutableSandboxedEnvironment):
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) is dict and attribute in obj:
             return obj[attribute]
+        if type(obj) is StepResult and attribute == "result" and obj.output is not None:
+            return obj.output  # pipeline_ex's name for a structured step's object
         value = super().getattr(obj, attribute)
         if type(obj) is StepResult and isinstance(value, Undefined):
             data = obj.data

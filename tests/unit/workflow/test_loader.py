@@ -297,8 +297,8 @@ def test_template_names_are_checked_against_the_workflow():
         "earlier steps can be used",
         "flow.yaml:15: steps[2].claude: unknown option; expected one of: name, condition, "
         "mode, prompt, output_to_file, async_streaming, stream_handler, "
-        "stream_handler_opts, stream_buffer_size, collect_stream, timeout_s, mock, type, "
-        "model, system_instruction, token_budget",
+        "stream_handler_opts, stream_buffer_size, collect_stream, timeout_s, mock, "
+        "output_schema, type, model, system_instruction, token_budget",
     ]
 
 

@@ -1,0 +1,115 @@
+"""A structured step's stream: PartialOutput as the JSON grows, the object checked at the end.
+
+It wraps the provider's stream for a step with `output_schema`. Every TextDelta passes on
+at once and, when it changed the object, a PartialOutput follows it with the object so far
+(`PartialJSON`, which reads each character once). At the end the object (the provider's
+own, else the reply's JSON text) is validated. On a mismatch the model is asked once more,
+with the errors: a `StreamRetry(whole=True)` first voids the text of the first answer, so
+the step's text is never doubled, and the token and cost totals go on adding up. A second
+mismatch fails the step; its raw text stays on the failure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
+from typing import Any
+
+from rillet.events import Event, PartialOutput, ResponseComplete, StreamRetry, TextDelta, Usage
+from rillet.providers.base import ModelRequest
+from rillet.structured.partial import PartialJSON
+from rillet.structured.schema import OutputSchemaError
+
+REPAIR_ATTEMPTS = 1
+_ERRORS_SHOWN = 8
+
+OpenStream = Callable[[ModelRequest], AsyncIterator[Event]]
+
+
+async def structured_stream(open_stream: OpenStream, request: ModelRequest
+                            ) -> AsyncIterator[Event]:
+    schema = request.output_schema
+    step = request.step
+    spent = (0, 0, 0.0)  # tokens in, tokens out and cost of the answers before this one
+    attempt_request = request
+    for attempt in range(REPAIR_ATTEMPTS + 1):
+        parser = PartialJSON()
+        feed = parser.feed
+        pieces: list[str] = []
+        final: ResponseComplete | None = None
+        async with aclosing(open_stream(attempt_request)) as events:
+            async for event in events:
+                kind = type(event)
+                if kind is TextDelta:
+                    yield event
+                    pieces.append(event.text)
+                    if feed(event.text):
+                        yield PartialOutput(step, parser.value)
+                    continue
+                if kind is StreamRetry:
+                    parser, pieces = PartialJSON(), []  # the answer comes again
+                    feed = parser.feed
+                elif kind is Usage and attempt:
+                    event = _add_usage(event, spent)
+                elif kind is ResponseComplete:
+                    final = event
+                    continue
+                yield event
+        if final is None or final.is_error:
+            if final is not None:
+                yield _add_final(final, spent) if attempt else final
+            return
+        text = "".join(pieces)
+        value, errors = _checked(final, parser, text, schema)
+        if not errors:
+            done = dataclasses.replace(final, output=value)
+            yield _add_final(done, spent) if attempt else done
+            return
+        if attempt == REPAIR_ATTEMPTS:
+            listed = "; ".join(errors[:_ERRORS_SHOWN])
+            raise OutputSchemaError(
+                f"the reply does not fit output_schema ({schema.source}) after "
+                f"{REPAIR_ATTEMPTS} repair attempt: {listed}; its raw text is kept")
+        spent = (spent[0] + final.input_tokens, spent[1] + final.output_tokens,
+                 spent[2] + (final.cost_usd or 0.0))
+        yield StreamRetry(step, attempt + 1, "the reply did not fit output_schema: "
+                          + "; ".join(errors[:_ERRORS_SHOWN]), whole=True)
+        attempt_request = dataclasses.replace(
+            request, prompt=repair_prompt(request.prompt, text, errors))
+
+
+def repair_prompt(prompt: str, answer: str, errors: list[str]) -> str:
+    listed = "\n".join(f"- {error}" for error in errors[:_ERRORS_SHOWN])
+    return (f"{prompt}\n\nYour previous answer was:\n{answer}\n\nIt does not fit the "
+            f"required JSON schema:\n{listed}\n\nAnswer again with a corrected object that "
+            f"fits the schema.")
+
+
+def _checked(final: ResponseComplete, parser: PartialJSON, text: str, schema: Any
+             ) -> tuple[Any, list[str]]:
+    """(the object, what is wrong with it)."""
+    if final.output is not None:
+        value = final.output
+    elif not parser.done:
+        return None, ["the reply is not a complete JSON object"
+                      if parser.started else "the reply holds no JSON object"]
+    else:
+        try:
+            value = json.loads(text[parser.start:parser.end])
+        except ValueError as exc:
+            return None, [f"the reply is not valid JSON ({exc})"]
+    return value, schema.errors(value)
+
+
+def _add_usage(usage: Usage, spent: tuple[int, int, float]) -> Usage:
+    cost = None if usage.cost_usd is None else usage.cost_usd + spent[2]
+    return dataclasses.replace(usage, input_tokens=usage.input_tokens + spent[0],
+                               output_tokens=usage.output_tokens + spent[1], cost_usd=cost)
+
+
+def _add_final(final: ResponseComplete, spent: tuple[int, int, float]) -> ResponseComplete:
+    cost = None if final.cost_usd is None else final.cost_usd + spent[2]
+    return dataclasses.replace(final, input_tokens=final.input_tokens + spent[0],
+                               output_tokens=final.output_tokens + spent[1], cost_usd=cost)
