@@ -49,7 +49,9 @@ class Events:
 
 
 def script(*rules: dict) -> Script:
-    return Script.model_validate({"timing": {"pattern": "fast", "chunk_tokens": 1},
+    paced = {"first_token_delay_s": 0, "tokens_per_second": 160, "chunk_tokens": 1,
+             "jitter": 0}
+    return Script.model_validate({"timing": paced,
                                   "rules": list(rules)})
 
 

@@ -51,6 +51,16 @@ class PartialJSON:
         if self.done or not chunk:
             self._seen += len(chunk)
             return False
+        if self._state == _STRING and '"' not in chunk and "\\" not in chunk:
+            # The common case: more of a string (a word of a title or a summary).
+            self._seen += len(chunk)
+            if self._is_key:
+                self._piece.append(chunk)
+                return False
+            text = self._piece[0] + chunk if self._piece else chunk
+            self._piece = [text]
+            self._fill_string(text, final=False)
+            return True
         i, n = 0, len(chunk)
         if not self.started:
             found = [p for p in (chunk.find("{"), chunk.find("[")) if p >= 0]

@@ -2,7 +2,8 @@
 
 It wraps the provider's stream for a step with `output_schema`. Every TextDelta passes on
 at once and, when it changed the object, a PartialOutput follows it with the object so far
-(`PartialJSON`, which reads each character once). At the end the object (the provider's
+(`PartialJSON`, which reads each character once; at most one every `PARTIAL_EVERY_S`, and
+always one when the object closes). At the end the object (the provider's
 own, else the reply's JSON text) is validated. On a mismatch the model is asked once more,
 with the errors: a `StreamRetry(whole=True)` first voids the text of the first answer, so
 the step's text is never doubled, and the token and cost totals go on adding up. A second
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from time import perf_counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Any
@@ -23,14 +25,19 @@ from rillet.structured.partial import PartialJSON
 from rillet.structured.schema import OutputSchemaError
 
 REPAIR_ATTEMPTS = 1
+# A PartialOutput at most this often (and always when the object closes): at a model's
+# pace (10-20 ms a token) every delta that changes the object gets one; deltas that arrive
+# in a burst share one, so a burst costs the parser and no more events than a screen needs.
+PARTIAL_EVERY_S = 0.005
 _ERRORS_SHOWN = 8
 
 OpenStream = Callable[[ModelRequest], AsyncIterator[Event]]
 
 
-async def structured_stream(open_stream: OpenStream, request: ModelRequest
-                            ) -> AsyncIterator[Event]:
+async def structured_stream(open_stream: OpenStream, request: ModelRequest, *,
+                            every_s: float = PARTIAL_EVERY_S) -> AsyncIterator[Event]:
     schema = request.output_schema
+    clock = perf_counter
     step = request.step
     spent = (0, 0, 0.0)  # tokens in, tokens out and cost of the answers before this one
     attempt_request = request
@@ -39,14 +46,20 @@ async def structured_stream(open_stream: OpenStream, request: ModelRequest
         feed = parser.feed
         pieces: list[str] = []
         final: ResponseComplete | None = None
+        due = 0.0  # when the next PartialOutput may go
+        changed = False  # the object changed since the last PartialOutput
         async with aclosing(open_stream(attempt_request)) as events:
             async for event in events:
                 kind = type(event)
                 if kind is TextDelta:
                     yield event
                     pieces.append(event.text)
-                    if feed(event.text):
-                        yield PartialOutput(step, parser.value)
+                    changed = feed(event.text) or changed
+                    if changed:
+                        now = clock()
+                        if now >= due or parser.done:
+                            due, changed = now + every_s, False
+                            yield PartialOutput(step, parser.value)
                     continue
                 if kind is StreamRetry:
                     parser, pieces = PartialJSON(), []  # the answer comes again

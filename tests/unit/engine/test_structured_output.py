@@ -43,7 +43,10 @@ workflow:
 
 
 def script(*replies: dict) -> Script:
-    return Script.model_validate({"timing": {"pattern": "fast", "chunk_tokens": 1},
+    # Paced like a fast model (one token every 6 ms), so every delta gets its PartialOutput.
+    paced = {"first_token_delay_s": 0, "tokens_per_second": 160, "chunk_tokens": 1,
+             "jitter": 0}
+    return Script.model_validate({"timing": paced,
                                   "rules": list(replies)})
 
 
