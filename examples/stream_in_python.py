@@ -1,8 +1,8 @@
 """Stream a workflow's events in your own Python code: `rillet.stream()` yields every
 event of the run as it happens (for a web page, a server-sent-events endpoint, a UI).
 
-    python examples/stream_in_python.py            # mock mode, offline
-    TEST_MODE=sim python examples/stream_in_python.py
+    python examples/stream_in_python.py                  # the default mode (sim with no key)
+    TEST_MODE=mock python examples/stream_in_python.py    # the in-process mock
 
 Here the text goes to stdout as it arrives and a status line follows each step.
 """
@@ -10,7 +10,6 @@ Here the text goes to stdout as it arrives and a status line follows each step.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from pathlib import Path
 
@@ -21,9 +20,9 @@ WORKFLOW = Path(__file__).with_name("claude_streaming_advanced.yaml")
 
 
 async def main(out=sys.stdout) -> int:
-    mode = os.environ.get("TEST_MODE", "mock")
     # quiet: the workflow's console handlers stay silent; this loop prints the text.
-    async for event in rillet.stream(WORKFLOW, mode=mode, quiet=True):
+    # No mode given: $TEST_MODE, else each step live with a key and on the simulator without.
+    async for event in rillet.stream(WORKFLOW, quiet=True):
         kind = type(event)
         if kind is StepStarted:
             out.write(f"\n--- {event.step} ({event.step_type}) ---\n")

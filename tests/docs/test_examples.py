@@ -57,8 +57,39 @@ def run_example(tmp_path: Path, monkeypatch):
 def test_every_example_workflow_is_covered_by_a_test():
     tested = {"claude_streaming_example.yaml", "claude_streaming_advanced.yaml",
               "showcase.yaml", "code_review.yaml", "claude_gemini_chain.yaml",
-              "stream_to_file_and_callback.yaml", "custom_handler.yaml"}
+              "stream_to_file_and_callback.yaml", "custom_handler.yaml",
+              "structured_verdict.yaml"}
     assert {p.name for p in EXAMPLES.glob("*.yaml")} == tested
+    assert set(DEFAULT_MODE_EXAMPLES) == tested
+
+
+def test_structured_verdict_fills_in_and_the_next_step_reads_its_fields(run_example):
+    from rillet.events import PartialOutput
+
+    result, recorder, stdout, _ = run_example("structured_verdict.yaml")
+
+    assert result.success, result.error
+    verdict = result["verdict"].output
+    assert verdict["severity"] == "high" and verdict["approve"] is False
+    partials = [e for e in recorder.events if type(e) is PartialOutput]
+    assert len(partials) > 10  # paced like a model: the fields fill in one by one
+    assert partials[-1].value == verdict
+    assert "escalate" in result.results  # its condition read the verdict's fields
+    assert result["verdict"].text in stdout  # the console showed the JSON as it came
+
+
+def test_structured_verdict_script_prints_the_finished_object_when_piped(tmp_path,
+                                                                       monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TEST_MODE", "mock")
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    module = importlib.import_module("structured_verdict")
+    out = io.StringIO()
+
+    assert asyncio.run(module.main(out)) == 0
+    printed = json.loads(out.getvalue())
+    assert printed["severity"] == "high"
+    assert printed["findings"][0]["title"].startswith("refresh() holds the lock")
 
 
 def test_streaming_example_streams_to_the_console(run_example):
@@ -84,6 +115,7 @@ def test_advanced_example_writes_each_handler_file_and_skips_nothing(run_example
             and e.step == "decide"] == [result["decide"].text]
     assert (out / "advanced" / "report.md").read_text() == result["report"].text
     assert analysis in stdout
+    assert set(result["decide"].output) == {"needs_rewrite", "reason"}
 
 
 def test_showcase_runs_every_step_across_providers(run_example):
@@ -116,9 +148,11 @@ def test_code_review_reads_the_shipped_file_and_writes_review_and_checklist(run_
     assert "ZeroDivisionError" in result["review"].text  # the built-in script's review
     assert (out / "code_review" / "review.md").read_text() == result["review"].text
     assert result["review"].text in prompts["checklist"]
-    checklist = (out / "code_review" / "checklist.md").read_text()
+    checklist = (out / "code_review" / "checklist.json").read_text()
     assert checklist == result["checklist"].text
-    assert checklist.startswith("- [ ] Guard `average_order_value`")
+    fixes = result["checklist"].output["fixes"]
+    assert json.loads(checklist)["fixes"] == fixes
+    assert fixes[0]["fix"].startswith("Guard `average_order_value`")
     events = next((out / "code_review").glob("*.review.events.jsonl")).read_text()
     assert '"type":"TextDelta"' in events
 
@@ -204,3 +238,48 @@ def test_examples_validate_with_the_cli(monkeypatch):
     outcome = CliRunner().invoke(app, ["validate", *map(str, sorted(EXAMPLES.glob("*.yaml")))])
     assert outcome.exit_code == 0, outcome.output
     assert outcome.output.count("✓") == len(list(EXAMPLES.glob("*.yaml")))
+
+
+# --- the default mode: what a new user gets with no key (the simulator, real SDKs) ---------
+
+DEFAULT_MODE_EXAMPLES = ("claude_streaming_example.yaml", "claude_streaming_advanced.yaml",
+                         "showcase.yaml", "code_review.yaml", "claude_gemini_chain.yaml",
+                         "stream_to_file_and_callback.yaml", "custom_handler.yaml",
+                         "structured_verdict.yaml")
+
+
+@pytest.fixture
+def no_credentials(monkeypatch, tmp_path):
+    """No key in the environment and no logged-in Claude CLI: the default mode is sim."""
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN",
+                 "GEMINI_API_KEY", "GOOGLE_API_KEY", "TEST_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
+@pytest.mark.sdk
+@pytest.mark.parametrize("name", DEFAULT_MODE_EXAMPLES)
+def test_every_example_workflow_runs_in_the_default_mode(name, no_credentials, tmp_path,
+                                                         monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    result = rillet.run(EXAMPLES / name, output_dir=tmp_path / "outputs",
+                        workspace_dir=tmp_path / "workspace", quiet=True)
+
+    assert result.success, result.error
+    for step, step_result in result.results.items():
+        assert step_result.status == "completed", step
+
+
+@pytest.mark.sdk
+def test_stream_in_python_example_runs_in_the_default_mode(no_credentials, tmp_path,
+                                                           monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    module = importlib.import_module("stream_in_python")
+    out = io.StringIO()
+
+    assert asyncio.run(module.main(out)) == 0
+    document = json.loads(next((tmp_path / "outputs").glob("*/results.json")).read_text())
+    assert document["mode"] == "mixed"
+    assert set(document["steps"]["decide"]["output"]) == {"needs_rewrite", "reason"}

@@ -23,8 +23,9 @@ BLOCKS = all_blocks()
 
 
 @contextlib.contextmanager
-def block_folder(block: Block, folder: Path) -> Iterator[Path]:
-    """cwd = a fresh folder holding the files earlier blocks saved, importable, TEST_MODE=mock."""
+def block_folder(block: Block, folder: Path, mode: str | None = "mock") -> Iterator[Path]:
+    """cwd = a fresh folder holding the files earlier blocks saved, importable, TEST_MODE=mode
+    (None: unset, the default mode)."""
     saved = saved_before(block)
     for name, text in saved.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
@@ -33,7 +34,10 @@ def block_folder(block: Block, folder: Path) -> Iterator[Path]:
     old_cwd, old_path, old_mode = Path.cwd(), list(sys.path), os.environ.get("TEST_MODE")
     os.chdir(folder)
     sys.path.insert(0, str(folder))
-    os.environ["TEST_MODE"] = "mock"
+    if mode is None:
+        os.environ.pop("TEST_MODE", None)
+    else:
+        os.environ["TEST_MODE"] = mode
     try:
         yield folder
     finally:
@@ -47,7 +51,7 @@ def block_folder(block: Block, folder: Path) -> Iterator[Path]:
             sys.modules.pop(name, None)
 
 
-def check_yaml(block: Block, folder: Path) -> None:
+def check_yaml(block: Block, folder: Path, mode: str | None = "mock") -> None:
     import rillet
     from rillet.errors import WorkflowError
     from rillet.workflow.loader import loads_workflow
@@ -79,7 +83,7 @@ def check_yaml(block: Block, folder: Path) -> None:
             assert line.strip() in str(info.value), (
                 f"{block.id}: the page shows {line.strip()!r}; rillet says:\n{info.value}")
         return
-    with block_folder(block, folder):
+    with block_folder(block, folder, mode):
         path = folder / (block.arg if block.marker == "save-as" else "workflow.yaml")
         path.write_text(block.code, encoding="utf-8")
         workflow = loads_workflow(block.code, source=path.name)
@@ -87,20 +91,21 @@ def check_yaml(block: Block, folder: Path) -> None:
         if block.marker == "no-run":
             assert block.arg, f"{block.id}: <!-- no-run: ... --> needs a reason"
             return
-        result = rillet.run(path, mode="mock", output_dir=folder / "outputs",
-                            workspace_dir=folder / "workspace")
-    assert result.success, f"{block.id}: the workflow failed in mock mode: {result.error}"
+        result = rillet.run(path, mode=mode, output_dir=folder / "outputs",
+                            workspace_dir=folder / "workspace", quiet=mode is None)
+    assert result.success, f"{block.id}: the workflow failed in {mode or 'the default'} mode: " \
+                           f"{result.error}"
     for step in workflow.steps:
         if step.type in ("claude", "gemini") and step.name in result.results:
             assert result[step.name].text.strip(), f"{block.id}: step {step.name} has no text"
 
 
-def check_python(block: Block, folder: Path) -> None:
+def check_python(block: Block, folder: Path, mode: str | None = "mock") -> None:
     code = compile(block.code, block.id, "exec")
     if block.marker == "no-run":
         assert block.arg, f"{block.id}: <!-- no-run: ... --> needs a reason"
         return
-    with block_folder(block, folder):
+    with block_folder(block, folder, mode):
         if block.marker == "save-as":
             (folder / block.arg).write_text(block.code, encoding="utf-8")
         exec(code, {"__name__": "__main__", "__file__": str(folder / "snippet.py")})  # noqa: S102
@@ -112,6 +117,24 @@ def test_documentation_snippet_works(block: Block, tmp_path: Path, capsys):
         check_yaml(block, tmp_path)
     else:
         check_python(block, tmp_path)
+
+
+RUNNABLE = [b for b in BLOCKS if b.marker in (None, "save-as")]
+
+
+@pytest.mark.sdk
+@pytest.mark.parametrize("block", RUNNABLE, ids=[b.id for b in RUNNABLE])
+def test_documentation_snippet_works_in_the_default_mode(block: Block, tmp_path: Path,
+                                                         monkeypatch, capsys):
+    """As a new user runs it: no --mode, no key, so each step goes to the simulator."""
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN",
+                 "GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    if block.lang == "yaml":
+        check_yaml(block, tmp_path, mode=None)
+    else:
+        check_python(block, tmp_path, mode=None)
 
 
 def test_the_checker_finds_the_snippets_of_every_document():
