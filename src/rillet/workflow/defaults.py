@@ -11,6 +11,8 @@ What the step sets wins. Per key:
   steps (claude, gemini) that do not set them.
 - `stream_handler_opts`: for each handler a model step streams to, the default options of
   that handler under the step's own (key by key).
+- `claude_preset`: the preset of claude_smart steps that name none; a preset's options
+  come under the defaults' and the step's (rillet.steps.claude_smart).
 - `output_dir` is the run's, read by the executor.
 """
 
@@ -18,7 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rillet.workflow.schema import ClaudeStep, Defaults, GeminiStep, ModelStepBase, TokenBudget
+from rillet.workflow.schema import (
+    ClaudeSmartStep, ClaudeStep, Defaults, GeminiStep, ModelStepBase, TokenBudget,
+)
 
 MERGED_OPTIONS = ("env", "mcp_servers")  # dict-valued options merged key by key
 _STEP_LEVEL = ("mode", "stream_buffer_size", "timeout_s")
@@ -28,6 +32,8 @@ def apply_defaults(step: Any, defaults: Defaults) -> Any:
     """A copy of `step` with the defaults filled in (the step itself is not changed)."""
     if not isinstance(step, ModelStepBase):
         return step
+    if isinstance(step, ClaudeSmartStep):
+        step = _with_preset(step, defaults)
     update: dict[str, Any] = {}
     for key in _STEP_LEVEL:
         if getattr(step, key) is None and getattr(defaults, key) is not None:
@@ -66,6 +72,24 @@ def handler_options(handlers: list[str], own: dict[str, dict[str, Any]],
             continue
         merged[name] = {**(base or {}), **(mine or {})}
     return merged
+
+
+def _with_preset(step: ClaudeSmartStep, defaults: Defaults) -> ClaudeSmartStep:
+    """The step with its preset's options under its own (and under the defaults', which
+    _claude_options lays between them: only keys neither sets come from the preset)."""
+    from rillet.steps.claude_smart import DEFAULT_PRESET, PRESET_TIMEOUT_S, preset_options
+
+    name = step.preset or defaults.claude_preset or DEFAULT_PRESET
+    given = {**defaults.claude_options.model_dump(exclude_unset=True),
+             **step.claude_options.model_dump(exclude_unset=True)}
+    preset = {k: v for k, v in preset_options(name).items() if k not in given}
+    own = step.claude_options.model_dump(exclude_unset=True)
+    update: dict[str, Any] = {"preset": name,
+                              "claude_options": type(step.claude_options).model_validate(
+                                  {**preset, **own})}
+    if step.timeout_s is None and defaults.timeout_s is None:
+        update["timeout_s"] = PRESET_TIMEOUT_S[name]
+    return step.model_copy(update=update)
 
 
 def _claude_options(step: ClaudeStep, defaults: Defaults) -> Any:

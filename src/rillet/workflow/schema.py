@@ -235,6 +235,18 @@ class ClaudeApiStep(ClaudeStep):
         default_factory=AnthropicOptions)
 
 
+ClaudePreset = Literal["development", "production", "analysis", "chat", "test"]
+
+
+class ClaudeSmartStep(ClaudeStep):
+    """`type: claude_smart`: a claude step whose options start from a preset."""
+
+    type: Literal["claude_smart"]  # type: ignore[assignment]
+    preset: ClaudePreset | None = Field(
+        default=None, description="development, production, analysis, chat or test; none: "
+                                  "defaults.claude_preset, else development.")
+
+
 class GeminiStep(ModelStepBase):
     """`type: gemini`: Google's Gemini models."""
 
@@ -263,11 +275,12 @@ def _step_tag(value: Any) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-STEP_TYPES = ("claude", "gemini", "set_variable")
+STEP_TYPES = ("claude", "claude_smart", "gemini", "set_variable")
 
 Step = Annotated[
     Union[Annotated[ClaudeStep, Tag("claude")], Annotated[ClaudeApiStep, Tag("claude_api")],
-          Annotated[GeminiStep, Tag("gemini")], Annotated[SetVariableStep, Tag("set_variable")]],
+          Annotated[GeminiStep, Tag("gemini")], Annotated[SetVariableStep, Tag("set_variable")],
+          Annotated[ClaudeSmartStep, Tag("claude_smart")]],
     Discriminator(_step_tag),
 ]
 
@@ -284,6 +297,8 @@ class Defaults(_Model):
         default_factory=DefaultClaudeOptions,
         description="Merged under each claude step's claude_options (the step wins; env and "
                     "mcp_servers merge key by key).")
+    claude_preset: ClaudePreset | None = Field(
+        default=None, description="The preset of claude_smart steps that name none.")
     gemini_model: str | None = Field(default=None,
                                      description="The model of gemini steps that name none.")
     gemini_token_budget: TokenBudget | None = Field(
