@@ -44,6 +44,8 @@ class OutputFileWriter:
         elif kind is MessageComplete:
             self._kept = (file.tell(), self._written)
         elif kind is StreamRetry:
+            if event.whole:  # type: ignore[attr-defined]  # the whole answer comes again
+                self._kept = (0, 0)
             position, self._written = self._kept
             file.seek(position)
             file.truncate()

@@ -36,6 +36,8 @@ class ModelRequest:
     # A step with output_schema: its rillet.structured.schema.OutputSchema. Providers ask
     # for the object through their own mechanism, with `.json_schema`.
     output_schema: Any = None
+    # claude_robust: its rillet.providers.robust.RetryPolicy (attempts, backoff, fallbacks).
+    retry_policy: Any = None
 
 
 @runtime_checkable

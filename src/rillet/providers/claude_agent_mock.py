@@ -48,7 +48,7 @@ _CLI_ERROR_CLASS = {401: "authentication_failed", 403: "authentication_failed",
 
 def mock_sdk_messages(reply: Any, *, step: str, model: str, prompt: str, session_id: str,
                       input_tokens: int, take_fault: Callable[[Any], Any] | None = None,
-                      ) -> Iterator[tuple[float, object]]:
+                      max_retries: int = CLI_MAX_RETRIES) -> Iterator[tuple[float, object]]:
     """(seconds to wait, SDK message or mid-stream `Fault`) pairs for one step.
 
     Mid-stream faults come through as they are: the caller acts on them as the
@@ -69,7 +69,7 @@ def mock_sdk_messages(reply: Any, *, step: str, model: str, prompt: str, session
     turns = [turn_reply(reply, False), turn_reply(reply, True)] \
         if reply.tool_use is not None and not answer else [reply]
     for number, turn in enumerate(turns, start=1):
-        failure = yield from _failed_attempts(turn, take_fault, session_id)
+        failure = yield from _failed_attempts(turn, take_fault, session_id, max_retries)
         if failure is not None:
             yield from _gave_up(failure, model=model, session_id=session_id, turns=number)
             return
@@ -103,20 +103,21 @@ def mock_sdk_messages(reply: Any, *, step: str, model: str, prompt: str, session
 
 
 def _failed_attempts(reply: Any, take_fault: Callable[[Any], Any] | None,
-                     session_id: str) -> Iterator[tuple[float, object]]:
+                     session_id: str, max_retries: int = CLI_MAX_RETRIES
+                     ) -> Iterator[tuple[float, object]]:
     """The CLI's retry notices for requests the script fails with an HTTP error. Returns
     the status it finally gives up on, or None once a request goes through."""
     if take_fault is None:
         return None
-    for attempt in range(1, CLI_MAX_RETRIES + 2):
+    for attempt in range(1, max_retries + 2):
         fault = take_fault(reply)
         if fault is None or fault.kind != "http_error":
             return None
-        if fault.status in _CLI_NO_RETRY or attempt > CLI_MAX_RETRIES:
+        if fault.status in _CLI_NO_RETRY or attempt > max_retries:
             return int(fault.status)
         yield 0.0, SystemMessage("api_retry", {
             "type": "system", "subtype": "api_retry", "attempt": attempt,
-            "max_retries": CLI_MAX_RETRIES, "retry_delay_ms": 0, "error_status": fault.status,
+            "max_retries": max_retries, "retry_delay_ms": 0, "error_status": fault.status,
             "error": _CLI_ERROR_CLASS.get(fault.status, "server_error"),
             "session_id": session_id, "uuid": _uuid()})
     return None

@@ -189,7 +189,7 @@ class MockProvider:
             messages = mock_sdk_messages(
                 reply, step=step, model=request.model or CLAUDE_AGENT_MODEL,
                 prompt=request.prompt, session_id=cli.session_id, input_tokens=cli.input_tokens,
-                take_fault=gate.decide)
+                take_fault=gate.decide, max_retries=cli.max_retries)
             turn = 0
             open_blocks: set[int] = set()
             delivering = not resume_turn

@@ -4,7 +4,8 @@
 needs it, importing its SDK only then (anthropic, google-genai and the Claude Agent SDK
 each take 0.5-1 s to import). Every stream it opens is the provider's stream wrapped in
 `pricing.priced_stream` (progressive cost), for a step with `output_schema` in
-`structured.stream.structured_stream` (partial objects, validation, one repair), and,
+`structured.stream.structured_stream` (partial objects, validation, one repair), with a
+retry policy (claude_robust) in `robust.robust_stream` (each attempt one such stream), and,
 with telemetry on,
 `telemetry.traced_stream`; closing it closes the provider's stream. `aclose()` ends every
 provider: no CLI process or HTTP connection outlives the run.
@@ -53,6 +54,13 @@ class ProviderPool:
 
     def open_stream(self, request: ModelRequest, kind: str) -> AsyncIterator[Event]:
         """The step's event stream: lazy, nothing is sent until it is iterated."""
+        if request.retry_policy is not None:
+            from rillet.providers.robust import robust_stream
+
+            return robust_stream(self._open_attempt, request, kind, request.retry_policy)
+        return self._open_attempt(request, kind)
+
+    def _open_attempt(self, request: ModelRequest, kind: str) -> AsyncIterator[Event]:
         from rillet.providers.pricing import priced_stream
 
         try:

@@ -21,6 +21,7 @@ from typing import Any
 
 from rillet.events import Event, PartialOutput, ResponseComplete, StreamRetry, TextDelta, Usage
 from rillet.providers.base import ModelRequest
+from rillet.providers.totals import NOTHING, plus, with_spent
 from rillet.structured.partial import PartialJSON
 from rillet.structured.schema import OutputSchemaError
 
@@ -39,7 +40,7 @@ async def structured_stream(open_stream: OpenStream, request: ModelRequest, *,
     schema = request.output_schema
     clock = perf_counter
     step = request.step
-    spent = (0, 0, 0.0)  # tokens in, tokens out and cost of the answers before this one
+    spent = NOTHING  # tokens in, tokens out and cost of the answers before this one
     attempt_request = request
     for attempt in range(REPAIR_ATTEMPTS + 1):
         parser = PartialJSON()
@@ -64,29 +65,28 @@ async def structured_stream(open_stream: OpenStream, request: ModelRequest, *,
                 if kind is StreamRetry:
                     parser, pieces = PartialJSON(), []  # the answer comes again
                     feed = parser.feed
-                elif kind is Usage and attempt:
-                    event = _add_usage(event, spent)
+                elif kind is Usage:
+                    event = with_spent(event, spent)
                 elif kind is ResponseComplete:
                     final = event
                     continue
                 yield event
         if final is None or final.is_error:
             if final is not None:
-                yield _add_final(final, spent) if attempt else final
+                yield with_spent(final, spent)
             return
         text = "".join(pieces)
         value, errors = _checked(final, parser, text, schema)
         if not errors:
             done = dataclasses.replace(final, output=value)
-            yield _add_final(done, spent) if attempt else done
+            yield with_spent(done, spent)
             return
         if attempt == REPAIR_ATTEMPTS:
             listed = "; ".join(errors[:_ERRORS_SHOWN])
             raise OutputSchemaError(
                 f"the reply does not fit output_schema ({schema.source}) after "
                 f"{REPAIR_ATTEMPTS} repair attempt: {listed}; its raw text is kept")
-        spent = (spent[0] + final.input_tokens, spent[1] + final.output_tokens,
-                 spent[2] + (final.cost_usd or 0.0))
+        spent = plus(spent, final)
         yield StreamRetry(step, attempt + 1, "the reply did not fit output_schema: "
                           + "; ".join(errors[:_ERRORS_SHOWN]), whole=True)
         attempt_request = dataclasses.replace(
@@ -114,15 +114,3 @@ def _checked(final: ResponseComplete, parser: PartialJSON, text: str, schema: An
         except ValueError as exc:
             return None, [f"the reply is not valid JSON ({exc})"]
     return value, schema.errors(value)
-
-
-def _add_usage(usage: Usage, spent: tuple[int, int, float]) -> Usage:
-    cost = None if usage.cost_usd is None else usage.cost_usd + spent[2]
-    return dataclasses.replace(usage, input_tokens=usage.input_tokens + spent[0],
-                               output_tokens=usage.output_tokens + spent[1], cost_usd=cost)
-
-
-def _add_final(final: ResponseComplete, spent: tuple[int, int, float]) -> ResponseComplete:
-    cost = None if final.cost_usd is None else final.cost_usd + spent[2]
-    return dataclasses.replace(final, input_tokens=final.input_tokens + spent[0],
-                               output_tokens=final.output_tokens + spent[1], cost_usd=cost)

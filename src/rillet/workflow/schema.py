@@ -247,6 +247,65 @@ class ClaudeSmartStep(ClaudeStep):
                                   "defaults.claude_preset, else development.")
 
 
+# pipeline_ex's fallback actions answer with made-up text as if the step had succeeded.
+_REFUSED_FALLBACK_ACTIONS = {
+    "graceful_degradation": "it answers with a canned apology as if the step had succeeded",
+    "emergency_response": "it answers with canned text as if the step had succeeded",
+    "cached_response": "it answers with a made-up 'cached' text",
+    "use_cached_response": "it answers with a made-up 'cached' text",
+    "simplified_prompt": "it answers a different, generic question in the step's place",
+}
+
+
+class RetryConfig(_Model):
+    """How a claude_robust step tries again."""
+
+    max_retries: int = Field(default=2, ge=0, le=10, description="Attempts after the first.")
+    backoff_strategy: Literal["exponential", "linear", "fixed"] = "exponential"
+    base_delay_ms: int = Field(default=1000, ge=0, description="The first wait.")
+    max_delay_ms: int = Field(default=30_000, ge=0, description="No wait is longer.")
+    retry_conditions: list[Literal["timeout", "api_error", "rate_limit", "overloaded",
+                                   "network", "temporary_error", "parsing_error",
+                                   "max_turns"]] | None = Field(
+        default=None, description="Which failures are retried; none: the transient ones.")
+    fallback_action: str | None = Field(
+        default=None, description="Refused: pipeline_ex's fallback actions report made-up "
+                                  "text as the step's answer; list `fallbacks` instead.")
+
+    @field_validator("fallback_action")
+    @classmethod
+    def _refuse_fallback_action(cls, value: Any) -> Any:
+        if value is None:
+            return value
+        why = _REFUSED_FALLBACK_ACTIONS.get(value, "it is not one rillet knows")
+        raise ValueError(f"fallback_action '{value}' is not supported: {why}. rillet records "
+                         f"a failure as a failure; list `fallbacks` (another model or "
+                         f"provider) to try instead")
+
+
+class Fallback(_Model):
+    """Where a claude_robust step turns when its retries are used up."""
+
+    provider: Literal["claude_agent", "anthropic_api"] | None = Field(
+        default=None, description="none: the step's own provider.")
+    model: str | None = None
+
+    @model_validator(mode="after")
+    def _names_something(self) -> Fallback:
+        if self.provider is None and self.model is None:
+            raise ValueError("a fallback names a model, a provider or both")
+        return self
+
+
+class ClaudeRobustStep(ClaudeStep):
+    """`type: claude_robust`: a claude step that retries with backoff, then falls back."""
+
+    type: Literal["claude_robust"]  # type: ignore[assignment]
+    retry_config: RetryConfig = Field(default_factory=RetryConfig)
+    fallbacks: list[Fallback] = Field(default_factory=list, description="Tried in order, "
+                                      "once each, after the retries.")
+
+
 class GeminiStep(ModelStepBase):
     """`type: gemini`: Google's Gemini models."""
 
@@ -275,12 +334,13 @@ def _step_tag(value: Any) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-STEP_TYPES = ("claude", "claude_smart", "gemini", "set_variable")
+STEP_TYPES = ("claude", "claude_robust", "claude_smart", "gemini", "set_variable")
 
 Step = Annotated[
     Union[Annotated[ClaudeStep, Tag("claude")], Annotated[ClaudeApiStep, Tag("claude_api")],
           Annotated[GeminiStep, Tag("gemini")], Annotated[SetVariableStep, Tag("set_variable")],
-          Annotated[ClaudeSmartStep, Tag("claude_smart")]],
+          Annotated[ClaudeSmartStep, Tag("claude_smart")],
+          Annotated[ClaudeRobustStep, Tag("claude_robust")]],
     Discriminator(_step_tag),
 ]
 

@@ -1,0 +1,82 @@
+"""The Claude step family through the real Claude Agent SDK, its CLI and the anthropic SDK
+against the simulator: a robust step falling back after a 529 storm, a smart step's preset
+reaching the CLI."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+import rillet
+from rillet.events import StreamRetry
+from rillet.sim.script import Script
+
+pytestmark = pytest.mark.sdk
+
+ANSWER = "The storm has passed and here is the answer."
+
+
+class Events:
+    def __init__(self) -> None:
+        self.events: list = []
+
+    def on_event(self, event) -> None:
+        self.events.append(event)
+
+
+async def run(tmp_path, text: str, sim, events: Events):
+    path = tmp_path / "flow.yaml"
+    path.write_text(textwrap.dedent(text))
+    return await rillet.run_async(path, mode="sim", sim_base_url=sim.base_url,
+                                  output_dir=tmp_path / "out", workspace_dir=tmp_path / "ws",
+                                  listeners=[events])
+
+
+async def test_a_robust_step_falls_back_to_the_messages_api_after_a_529_storm(tmp_path,
+                                                                           sim_factory):
+    sim = await sim_factory(Script.model_validate({"rules": [
+        {"match": "storm", "text": ANSWER, "timing": {"pattern": "fast"},
+         "fault": {"kind": "http_error", "status": 529, "times": 2}}]}))
+    events = Events()
+    result = await run(tmp_path, """\
+        workflow:
+          name: robust
+          steps:
+            - name: r
+              type: claude_robust
+              claude_options:
+                env: {CLAUDE_CODE_MAX_RETRIES: "0"}
+              prompt: Answer through the storm
+              retry_config: {max_retries: 1, base_delay_ms: 1}
+              fallbacks: [{provider: anthropic_api, model: claude-haiku-4-5}]
+        """, sim, events)
+
+    assert result.status == "completed", result.error
+    assert result["r"].text == ANSWER and result["r"].model == "claude-haiku-4-5"
+    retries = [e for e in events.events if type(e) is StreamRetry]
+    assert [r.whole for r in retries] == [True, True]
+    # Two CLI requests refused with 529, then the Messages API request that got through.
+    paths = [r.path for r in sim.requests if r.path.startswith("/v1/messages")]
+    assert len(paths) == 3
+    assert sim.requests[-1].body["model"] == "claude-haiku-4-5"
+    assert "tools" not in sim.requests[-1].body  # the SDK call, not the CLI's
+
+
+async def test_a_chat_preset_starts_the_cli_with_no_tools(tmp_path, sim_factory):
+    sim = await sim_factory(Script.model_validate({"rules": [
+        {"match": "hello", "text": "Hello!", "timing": {"pattern": "fast"}}]}))
+    events = Events()
+    result = await run(tmp_path, """\
+        workflow:
+          name: smart
+          steps:
+            - {name: s, type: claude_smart, preset: chat, prompt: say hello}
+        """, sim, events)
+
+    assert result.status == "completed", result.error
+    assert result["s"].text == "Hello!"
+    body = sim.requests[-1].body
+    assert not [t["name"] for t in body.get("tools", []) if t["name"] in ("Bash", "Write")]
+    assert "You are a helpful assistant. Provide clear, concise responses." in str(
+        body.get("system"))
