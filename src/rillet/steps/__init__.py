@@ -1,7 +1,9 @@
 """Step types. Model steps build a ModelRequest; plain steps compute their result directly."""
 
-from rillet.steps import claude, claude_robust, claude_smart, gemini, set_variable
+from rillet.steps import (
+    claude, claude_extract, claude_robust, claude_smart, gemini, set_variable,
+)
 
-MODEL_STEPS = {"claude": claude, "claude_robust": claude_robust, "claude_smart": claude_smart,
-               "gemini": gemini}
+MODEL_STEPS = {"claude": claude, "claude_extract": claude_extract,
+               "claude_robust": claude_robust, "claude_smart": claude_smart, "gemini": gemini}
 PLAIN_STEPS = {"set_variable": set_variable}

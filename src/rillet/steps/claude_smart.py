@@ -19,6 +19,12 @@ __all__ = ["PRESETS", "PRESET_TIMEOUT_S", "build_request", "preset_options", "pr
 
 PRESET_NAMES = ("development", "production", "analysis", "chat", "test")
 DEFAULT_PRESET = "development"
+# claude_extract starts from analysis, as in pipeline_ex.
+_DEFAULT_OF_TYPE = {"claude_extract": "analysis"}
+
+
+def default_preset(step_type: str) -> str:
+    return _DEFAULT_OF_TYPE.get(step_type, DEFAULT_PRESET)
 
 # pipeline_ex's OptionBuilder presets, as Claude Agent SDK options. Its "Search" tool is
 # not one Claude Code has; Glob and Grep are what it searches with.

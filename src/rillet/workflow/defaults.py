@@ -77,9 +77,9 @@ def handler_options(handlers: list[str], own: dict[str, dict[str, Any]],
 def _with_preset(step: ClaudeSmartStep, defaults: Defaults) -> ClaudeSmartStep:
     """The step with its preset's options under its own (and under the defaults', which
     _claude_options lays between them: only keys neither sets come from the preset)."""
-    from rillet.steps.claude_smart import DEFAULT_PRESET, PRESET_TIMEOUT_S, preset_options
+    from rillet.steps.claude_smart import PRESET_TIMEOUT_S, default_preset, preset_options
 
-    name = step.preset or defaults.claude_preset or DEFAULT_PRESET
+    name = step.preset or defaults.claude_preset or default_preset(step.type)
     given = {**defaults.claude_options.model_dump(exclude_unset=True),
              **step.claude_options.model_dump(exclude_unset=True)}
     preset = {k: v for k, v in preset_options(name).items() if k not in given}

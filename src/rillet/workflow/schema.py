@@ -247,6 +247,46 @@ class ClaudeSmartStep(ClaudeStep):
                                   "defaults.claude_preset, else development.")
 
 
+class ExtractionConfig(_Model):
+    """How a claude_extract step shapes what it extracted."""
+
+    format: Literal["text", "json", "structured", "markdown", "summary"] = "text"
+    post_processing: list[Literal["extract_code_blocks", "extract_recommendations",
+                                  "extract_links", "extract_key_points"]] = Field(
+        default_factory=list, description="Each adds a list to the object and a section "
+                                          "to the text.")
+    max_summary_length: int = Field(default=500, ge=10, description="format: summary.")
+    include_metadata: bool = Field(default=False, description="Add extraction_metadata to "
+                                                              "the object.")
+    use_content_extractor: bool | None = Field(
+        default=None, description="Refused: rillet's text is always the model's own text; "
+                                  "there is nothing to extract it from.")
+
+    @field_validator("use_content_extractor")
+    @classmethod
+    def _refuse_content_extractor(cls, value: Any) -> Any:
+        if value is not None:
+            raise ValueError("use_content_extractor is not supported: rillet's text is "
+                             "always the model's own text (there is no message list to "
+                             "extract it from); remove the key")
+        return value
+
+
+class ClaudeExtractStep(ClaudeSmartStep):
+    """`type: claude_extract`: extraction as a structured object, shaped into text."""
+
+    type: Literal["claude_extract"]  # type: ignore[assignment]
+    extraction_config: ExtractionConfig = Field(default_factory=ExtractionConfig)
+
+    @model_validator(mode="after")
+    def _own_schema(self) -> ClaudeExtractStep:
+        if self.output_schema is not None:
+            raise ValueError("claude_extract asks for its own object (content and the "
+                             "post_processing lists); for a schema of your own use "
+                             "type: claude with output_schema")
+        return self
+
+
 # pipeline_ex's fallback actions answer with made-up text as if the step had succeeded.
 _REFUSED_FALLBACK_ACTIONS = {
     "graceful_degradation": "it answers with a canned apology as if the step had succeeded",
@@ -334,13 +374,15 @@ def _step_tag(value: Any) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-STEP_TYPES = ("claude", "claude_robust", "claude_smart", "gemini", "set_variable")
+STEP_TYPES = ("claude", "claude_extract", "claude_robust", "claude_smart", "gemini",
+              "set_variable")
 
 Step = Annotated[
     Union[Annotated[ClaudeStep, Tag("claude")], Annotated[ClaudeApiStep, Tag("claude_api")],
           Annotated[GeminiStep, Tag("gemini")], Annotated[SetVariableStep, Tag("set_variable")],
           Annotated[ClaudeSmartStep, Tag("claude_smart")],
-          Annotated[ClaudeRobustStep, Tag("claude_robust")]],
+          Annotated[ClaudeRobustStep, Tag("claude_robust")],
+          Annotated[ClaudeExtractStep, Tag("claude_extract")]],
     Discriminator(_step_tag),
 ]
 

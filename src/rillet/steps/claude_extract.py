@@ -1,0 +1,91 @@
+"""`type: claude_extract`: pipeline_ex's extraction step, built on structured output.
+
+The step asks (through `output_schema`) for an object with the extracted `content` and one
+list per `post_processing` operation (code blocks, recommendations, links, key points), so
+the model does the extracting rather than regular expressions over its prose. When the
+object has been validated, `finish_result` shapes the step's text in the chosen `format`:
+
+- `text`: the content; `json`: the whole object as JSON;
+- `markdown` / `structured`: the content under a `#` / `##` heading when it has none;
+- `summary`: the content cut to `max_summary_length` characters (ending in "...");
+
+with a section per post-processing list after it ("## Key Points Extracted", …) except in
+`json`. The object stays in the result's `output` (with `extraction_metadata` when
+`include_metadata` is set). Its options start from a preset like claude_smart's
+(`analysis` unless the step or `defaults.claude_preset` names one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from rillet.engine.context import RunContext
+from rillet.providers.base import ModelRequest
+from rillet.result import StepResult
+from rillet.steps import claude
+from rillet.structured.schema import resolve
+
+provider_kind = claude.provider_kind
+
+LISTS = {  # post_processing operation: (object key, section title, what the model lists)
+    "extract_code_blocks": ("code_blocks", "Code Blocks Extracted",
+                            "each code block of the content, fenced with ```"),
+    "extract_recommendations": ("recommendations", "Recommendations Extracted",
+                                "each recommendation or suggestion, one sentence"),
+    "extract_links": ("links", "Links Extracted", "each URL the content mentions"),
+    "extract_key_points": ("key_points", "Key Points Extracted",
+                           "each key point, one line"),
+}
+
+
+def extraction_schema(config: Any) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "content": {"type": "string", "description": "the content extracted, as asked"}}
+    for operation in config.post_processing:
+        key, _, what = LISTS[operation]
+        properties[key] = {"type": "array", "items": {"type": "string"}, "description": what}
+    return {"type": "object", "properties": properties, "required": list(properties)}
+
+
+def build_request(step: Any, ctx: RunContext, mode: str) -> ModelRequest:
+    request = claude.build_request(step, ctx, mode)
+    request.output_schema = resolve(extraction_schema(step.extraction_config), Path("."))
+    return request
+
+
+def finish_result(step: Any, result: StepResult) -> StepResult:
+    config = step.extraction_config
+    value = dict(result.output or {})
+    content = str(value.get("content", ""))
+    text = shaped_text(value, content, config)
+    if config.include_metadata:
+        value["extraction_metadata"] = {
+            "format": config.format, "post_processing": list(config.post_processing),
+            "original_length": len(content), "processed_length": len(text)}
+    return dataclasses.replace(result, text=text, output=value)
+
+
+def shaped_text(value: dict[str, Any], content: str, config: Any) -> str:
+    fmt = config.format
+    if fmt == "json":
+        return json.dumps(value, indent=2, ensure_ascii=False)
+    if fmt == "summary":
+        limit = config.max_summary_length
+        text = content if len(content) <= limit else content[:limit - 3] + "..."
+    elif fmt == "markdown":
+        text = content if "#" in content else f"# Extracted Content\n\n{content}"
+    elif fmt == "structured":
+        text = content if "##" in content else f"## Extracted Content\n\n{content}"
+    else:
+        text = content
+    for operation in config.post_processing:
+        key, title, _ = LISTS[operation]
+        items = [str(item) for item in value.get(key) or ()]
+        if items:
+            lines = "\n\n".join(items) if key == "code_blocks" else \
+                "\n".join(f"- {item}" for item in items)
+            text += f"\n\n## {title}\n{lines}"
+    return text
