@@ -80,3 +80,31 @@ async def test_a_chat_preset_starts_the_cli_with_no_tools(tmp_path, sim_factory)
     assert not [t["name"] for t in body.get("tools", []) if t["name"] in ("Bash", "Write")]
     assert "You are a helpful assistant. Provide clear, concise responses." in str(
         body.get("system"))
+
+
+async def test_a_session_is_continued_across_two_runs_through_the_cli(tmp_path, sim_factory):
+    sim = await sim_factory(Script.model_validate({"rules": [
+        {"match": "one more thing", "text": "They also carry sediment.",
+         "timing": {"pattern": "fast"}},
+        {"match": "about rivers", "text": "Rivers carve valleys.",
+         "timing": {"pattern": "fast"}}]}))
+    flow = """\
+        workflow:
+          name: sess
+          steps:
+            - name: tutor
+              type: claude_session
+              session_config: {session_name: tutoring, persist: true}
+              prompt: "{prompt}"
+        """
+    first = await run(tmp_path, flow.replace("{prompt}", "Teach me one thing about rivers"),
+                      sim, Events())
+    second = await run(tmp_path, flow.replace("{prompt}", "Tell me one more thing"), sim,
+                       Events())
+
+    assert first.success and second.success, (first.error, second.error)
+    assert second["tutor"].session_id == first["tutor"].session_id
+    assert second["tutor"].text == "They also carry sediment."
+    # The second run's request carries the first run's conversation: the CLI resumed it.
+    history = str(sim.requests[-1].body["messages"])
+    assert "Teach me one thing about rivers" in history and "Rivers carve valleys." in history

@@ -251,9 +251,9 @@ class Executor:
             async with asyncio.timeout(step.timeout_s):
                 await self._drive(response, fan, ctx, streaming=step.async_streaming)
             result = response.result()
-            finish = getattr(module, "finish_result", None)  # a step that shapes its text
+            finish = getattr(module, "finish_result", None)  # shapes or records the result
             if finish is not None:
-                result = finish(step, result)
+                result = finish(step, result, ctx, request)
         except asyncio.CancelledError:
             await response.aclose()
             await self._fail(fan, response, "cancelled", "the step was cancelled",

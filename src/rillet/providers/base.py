@@ -38,6 +38,9 @@ class ModelRequest:
     output_schema: Any = None
     # claude_robust: its rillet.providers.robust.RetryPolicy (attempts, backoff, fallbacks).
     retry_policy: Any = None
+    # A named session (claude_session, claude_continue) in sim mode: the folder the Claude
+    # CLI keeps its transcripts in (its HOME), so a later step or run can resume them.
+    session_home: str | None = None
 
 
 @runtime_checkable

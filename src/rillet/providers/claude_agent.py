@@ -133,7 +133,7 @@ class ClaudeAgentProvider:
         return _CLISession(options, ClaudeSDKClient(options), tail)
 
     def _options(self, request: ModelRequest, stderr: Any) -> ClaudeAgentOptions:
-        home = self._sim_home() if self.mode == "sim" else None
+        home = (request.session_home or self._sim_home()) if self.mode == "sim" else None
         env = cli_env(request, sim_home=home, base_url=self.base_url)
         return build_options(request, env=env, stderr=stderr)
 

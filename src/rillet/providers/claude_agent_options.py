@@ -79,7 +79,7 @@ def build_options(request: ModelRequest, *, env: dict[str, str],
         kwargs["system_prompt"] = {"type": "preset", "preset": "claude_code", "append": append}
     kwargs.setdefault("cwd", request.workspace_dir)
     extra_args: dict[str, str | None] = {}
-    if request.mode == "sim":
+    if request.mode == "sim" and request.session_home is None:
         extra_args["no-session-persistence"] = None  # keep the temporary HOME empty
     if request.output_schema is not None:
         # The CLI (--json-schema) gives the model a StructuredOutput tool to call once.
@@ -167,7 +167,8 @@ def _setting_sources(request: ModelRequest, key: str, value: Any) -> dict[str, A
 
 
 def _session(request: ModelRequest, key: str, value: Any) -> dict[str, Any]:
-    if request.mode == "sim" and key in ("resume", "continue_conversation") and value:
+    if request.mode == "sim" and key in ("resume", "continue_conversation") and value \
+            and request.session_home is None:
         raise _invalid(request, key, "cannot be honoured in sim mode: the simulator's CLI "
                        "keeps no sessions to resume")
     return {key: value}

@@ -175,7 +175,11 @@ class MockProvider:
         from rillet.providers.claude_agent_mock import mock_sdk_messages
 
         step = request.step
-        cli = _MockCLI(str(uuid.uuid4()), prompt_tokens(request), _cli_max_retries(request))
+        # Resuming keeps the session's id, as the CLI does (a fork gets a new one).
+        resumed = request.options.get("resume")
+        session_id = resumed if resumed and not request.options.get("fork_session") \
+            else str(uuid.uuid4())
+        cli = _MockCLI(session_id, prompt_tokens(request), _cli_max_retries(request))
         translator = ClaudeMessageTranslator(step, structured=request.output_schema is not None)
         stream_event, translate = translator.stream_event, translator.translate
         gate = _FaultGate(self.script.take_fault)

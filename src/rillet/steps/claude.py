@@ -24,7 +24,7 @@ def build_request(step: Any, ctx: RunContext, mode: str) -> ModelRequest:
     options = step.claude_options.model_dump(exclude_none=True)
     options = render_value(options, template_ctx)
     model = step.model or options.get("model")
-    return ModelRequest(
+    request = ModelRequest(
         step=step.name,
         prompt=build_prompt(step, ctx),
         model=render_value(model, template_ctx) if model else None,
@@ -35,3 +35,9 @@ def build_request(step: Any, ctx: RunContext, mode: str) -> ModelRequest:
         mock=dict(step.mock or {}),
         output_schema=for_step(step, ctx.base_dir),
     )
+    continued = next((p for p in step.prompt if p.type == "claude_continue"), None)
+    if continued is not None:
+        from rillet.steps.claude_session import continue_session
+
+        continue_session(request, render_value(continued.session_id, template_ctx), ctx)
+    return request

@@ -56,7 +56,8 @@ def build_request(step: Any, ctx: RunContext, mode: str) -> ModelRequest:
     return request
 
 
-def finish_result(step: Any, result: StepResult) -> StepResult:
+def finish_result(step: Any, result: StepResult, ctx: RunContext | None = None,
+                  request: ModelRequest | None = None) -> StepResult:
     config = step.extraction_config
     value = dict(result.output or {})
     content = str(value.get("content", ""))

@@ -19,8 +19,8 @@ __all__ = ["PRESETS", "PRESET_TIMEOUT_S", "build_request", "preset_options", "pr
 
 PRESET_NAMES = ("development", "production", "analysis", "chat", "test")
 DEFAULT_PRESET = "development"
-# claude_extract starts from analysis, as in pipeline_ex.
-_DEFAULT_OF_TYPE = {"claude_extract": "analysis"}
+# claude_extract and claude_session start from analysis, as in pipeline_ex.
+_DEFAULT_OF_TYPE = {"claude_extract": "analysis", "claude_session": "analysis"}
 
 
 def default_preset(step_type: str) -> str:

@@ -29,6 +29,15 @@ def build_prompt(step: Any, ctx: RunContext) -> str:
                 raise PromptError(f"prompt file '{path}' cannot be read: {exc.strerror}") from exc
         elif kind == "previous_response":
             pieces.append(_previous_response(part.step, part.extract, ctx))
+        elif kind == "session_context":
+            from rillet.sessions import SessionStore, context_text
+
+            name = render(part.session_id, template_ctx)
+            session = SessionStore(ctx.workspace_dir).load(name)
+            pieces.append(context_text(session, name, part.include_last_n))
+        elif kind == "claude_continue":  # the step resumes the session (steps.claude)
+            if part.new_prompt:
+                pieces.append(render(part.new_prompt, template_ctx))
         else:  # the schema admits no other part; this guards a schema change
             raise PromptError(f"unknown prompt part type '{kind}'")
     return "\n\n".join(pieces)

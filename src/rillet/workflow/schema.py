@@ -44,9 +44,26 @@ class PreviousResponsePart(_Model):
     extract: str | None = None
 
 
-PART_TYPES = ("static", "file", "previous_response")
+class SessionContextPart(_Model):
+    """The last turns of a named session (claude_session), as text."""
 
-PromptPart = Annotated[Union[StaticPart, FilePart, PreviousResponsePart],
+    type: Literal["session_context"]
+    session_id: str = Field(description="The session's name (session_config.session_name).")
+    include_last_n: int = Field(default=5, ge=1)
+
+
+class ClaudeContinuePart(_Model):
+    """Continue a named session: the step resumes its conversation; `new_prompt` is text."""
+
+    type: Literal["claude_continue"]
+    session_id: str = Field(description="The session's name (session_config.session_name).")
+    new_prompt: str | None = None
+
+
+PART_TYPES = ("static", "file", "previous_response", "session_context", "claude_continue")
+
+PromptPart = Annotated[Union[StaticPart, FilePart, PreviousResponsePart, SessionContextPart,
+                             ClaudeContinuePart],
                        Field(discriminator="type")]
 
 
@@ -287,6 +304,40 @@ class ClaudeExtractStep(ClaudeSmartStep):
         return self
 
 
+class SessionConfig(_Model):
+    """A claude_session step's conversation."""
+
+    session_name: str | None = Field(default=None, description="none: the step's name.")
+    persist: bool = Field(default=False, description="Later runs continue it; false: each "
+                                                     "run starts it afresh.")
+    fork: bool = Field(default=False, description="Continue from a copy (the Agent SDK's "
+                                                  "fork_session), leaving the saved one as "
+                                                  "it was.")
+    description: str | None = None
+    checkpoint_frequency: int | None = Field(
+        default=None, description="Refused: the session is saved after every turn.")
+    continue_on_restart: bool | None = Field(
+        default=None, description="Refused: `persist: true` is what continues a session in a "
+                                  "later run.")
+
+    @field_validator("checkpoint_frequency", "continue_on_restart")
+    @classmethod
+    def _refused(cls, value: Any, info: Any) -> Any:
+        if value is None:
+            return value
+        why = ("rillet saves the session after every turn" if info.field_name ==
+               "checkpoint_frequency" else "use persist: true to continue it in later runs")
+        raise ValueError(f"{info.field_name} is not supported: {why}")
+
+
+class ClaudeSessionStep(ClaudeSmartStep):
+    """`type: claude_session`: one turn of a named conversation that later steps and runs
+    continue."""
+
+    type: Literal["claude_session"]  # type: ignore[assignment]
+    session_config: SessionConfig = Field(default_factory=SessionConfig)
+
+
 # pipeline_ex's fallback actions answer with made-up text as if the step had succeeded.
 _REFUSED_FALLBACK_ACTIONS = {
     "graceful_degradation": "it answers with a canned apology as if the step had succeeded",
@@ -374,15 +425,16 @@ def _step_tag(value: Any) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-STEP_TYPES = ("claude", "claude_extract", "claude_robust", "claude_smart", "gemini",
-              "set_variable")
+STEP_TYPES = ("claude", "claude_extract", "claude_robust", "claude_session", "claude_smart",
+              "gemini", "set_variable")
 
 Step = Annotated[
     Union[Annotated[ClaudeStep, Tag("claude")], Annotated[ClaudeApiStep, Tag("claude_api")],
           Annotated[GeminiStep, Tag("gemini")], Annotated[SetVariableStep, Tag("set_variable")],
           Annotated[ClaudeSmartStep, Tag("claude_smart")],
           Annotated[ClaudeRobustStep, Tag("claude_robust")],
-          Annotated[ClaudeExtractStep, Tag("claude_extract")]],
+          Annotated[ClaudeExtractStep, Tag("claude_extract")],
+          Annotated[ClaudeSessionStep, Tag("claude_session")]],
     Discriminator(_step_tag),
 ]
 

@@ -1,0 +1,123 @@
+"""claude_session: a named conversation that later steps and later runs continue."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+import rillet
+from rillet.errors import WorkflowError
+from rillet.workflow.loader import loads_workflow
+
+TWO_STEPS = """\
+workflow:
+  name: sess
+  steps:
+    - name: tutor
+      type: claude_session
+      session_config: {{session_name: tutoring, persist: {persist}, fork: {fork}}}
+      prompt: "Teach me one thing about rivers"
+      mock: Rivers carve valleys.
+    - name: more
+      type: claude
+      prompt:
+        - type: session_context
+          session_id: tutoring
+        - type: claude_continue
+          session_id: tutoring
+          new_prompt: "And one more thing"
+      mock: They also carry sediment.
+"""
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """The requests the pool opens, by step (a list per run)."""
+    from rillet.providers import registry
+
+    seen: list[dict] = []
+    original = registry.ProviderPool.open_stream
+
+    def open_stream(self, request, kind):
+        seen.append({"step": request.step, "options": dict(request.options),
+                     "prompt": request.prompt})
+        return original(self, request, kind)
+
+    monkeypatch.setattr(registry.ProviderPool, "open_stream", open_stream)
+    return seen
+
+
+def run(tmp_path, persist: bool = True, fork: bool = False):
+    path = tmp_path / "flow.yaml"
+    path.write_text(TWO_STEPS.format(persist=str(persist).lower(), fork=str(fork).lower()))
+    return rillet.run(path, mode="mock", output_dir=tmp_path / "out",
+                      workspace_dir=tmp_path / "ws")
+
+
+def saved(tmp_path) -> dict:
+    return json.loads((tmp_path / "ws" / ".rillet" / "sessions" / "tutoring.json").read_text())
+
+
+def test_a_persisted_session_is_continued_by_later_steps_and_later_runs(tmp_path, spy):
+    first = run(tmp_path)
+    session_id = first["tutor"].session_id
+    assert first.success and session_id
+    # In the same run, claude_continue resumes it and session_context quotes it.
+    more = next(r for r in spy if r["step"] == "more")
+    assert more["options"]["resume"] == session_id
+    assert more["prompt"].startswith("Earlier in the conversation 'tutoring':\n\n"
+                                     "User: Teach me one thing about rivers\n\n"
+                                     "Assistant: Rivers carve valleys.")
+    assert more["prompt"].endswith("And one more thing")
+
+    second = run(tmp_path)
+    tutor_again = [r for r in spy if r["step"] == "tutor"][1]
+    assert tutor_again["options"]["resume"] == session_id  # the next run continues it
+    assert second["tutor"].session_id == session_id
+    turns = saved(tmp_path)["turns"]
+    assert [t["run_id"] for t in turns] == [first.run_id, second.run_id]
+    assert saved(tmp_path)["session_id"] == session_id
+
+
+def test_a_session_that_does_not_persist_starts_afresh_each_run(tmp_path, spy):
+    first = run(tmp_path, persist=False)
+    second = run(tmp_path, persist=False)
+    tutors = [r for r in spy if r["step"] == "tutor"]
+    assert "resume" not in tutors[1]["options"]
+    assert second["tutor"].session_id != first["tutor"].session_id
+    assert [t["run_id"] for t in saved(tmp_path)["turns"]] == [second.run_id]
+
+
+def test_a_forked_session_resumes_a_copy(tmp_path, spy):
+    first = run(tmp_path, fork=True)
+    run(tmp_path, fork=True)
+    tutor_again = [r for r in spy if r["step"] == "tutor"][1]
+    assert tutor_again["options"]["resume"] == first["tutor"].session_id
+    assert tutor_again["options"]["fork_session"] is True
+
+
+def test_continuing_a_session_that_never_started_is_a_clear_error(tmp_path):
+    path = tmp_path / "flow.yaml"
+    path.write_text(textwrap.dedent("""\
+        workflow:
+          name: lost
+          steps:
+            - name: more
+              type: claude
+              prompt: [{type: claude_continue, session_id: nowhere, new_prompt: go on}]
+        """))
+    result = rillet.run(path, mode="mock", output_dir=tmp_path / "o", workspace_dir=tmp_path)
+    assert result.status == "failed"
+    assert "claude_continue: session 'nowhere' has not started" in result.error
+
+
+@pytest.mark.parametrize("key, why", [("checkpoint_frequency: 5", "saves the session after "
+                                                                  "every turn"),
+                                      ("continue_on_restart: true", "use persist: true")])
+def test_pipeline_ex_session_keys_with_no_meaning_are_refused(key, why):
+    text = ("workflow:\n  name: s\n  steps:\n    - name: t\n      type: claude_session\n"
+            f"      prompt: go\n      session_config: {{{key}}}\n")
+    with pytest.raises(WorkflowError, match=why):
+        loads_workflow(text)
