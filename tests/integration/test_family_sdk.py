@@ -108,3 +108,37 @@ async def test_a_session_is_continued_across_two_runs_through_the_cli(tmp_path, 
     # The second run's request carries the first run's conversation: the CLI resumed it.
     history = str(sim.requests[-1].body["messages"])
     assert "Teach me one thing about rivers" in history and "Rivers carve valleys." in history
+
+
+async def test_gemini_function_calls_stream_as_tool_uses_through_google_genai(tmp_path,
+                                                                             sim_factory):
+    from rillet.events import ToolUse
+
+    sim = await sim_factory(Script.model_validate({"rules": [
+        {"match": "analyze_code", "timing": {"pattern": "fast"},
+         "output": {"quality_score": 4, "issues": ["x[0] fails on []"]}}]}))
+    events = Events()
+    result = await run(tmp_path, """\
+        workflow:
+          name: fn
+          gemini_functions:
+            analyze_code:
+              description: Analyze code for quality and issues
+              parameters:
+                type: object
+                properties:
+                  quality_score: {type: integer}
+                  issues: {type: array, items: {type: string}}
+          steps:
+            - name: review
+              type: gemini_instructor
+              functions: [analyze_code]
+              prompt: "Call analyze_code for: def f(x): return x[0]"
+        """, sim, events)
+
+    assert result.status == "completed", result.error
+    uses = [e for e in events.events if type(e) is ToolUse]
+    assert [(u.name, u.input) for u in uses] == [
+        ("analyze_code", {"quality_score": 4, "issues": ["x[0] fails on []"]})]
+    declared = sim.requests[-1].body["tools"][0]["functionDeclarations"][0]
+    assert declared["name"] == "analyze_code"

@@ -41,6 +41,8 @@ class ModelRequest:
     # A named session (claude_session, claude_continue) in sim mode: the folder the Claude
     # CLI keeps its transcripts in (its HOME), so a later step or run can resume them.
     session_home: str | None = None
+    # Gemini function calling: [{name, description, parameters}] the model may call.
+    functions: list[dict[str, Any]] | None = None
 
 
 @runtime_checkable

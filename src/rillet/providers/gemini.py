@@ -51,6 +51,13 @@ def config_params(request: ModelRequest) -> dict[str, Any]:
                               if options.get(key) is not None}
     if request.system_prompt:
         config["system_instruction"] = request.system_prompt
+    if request.functions:
+        # Declared functions: the model's calls stream as ToolUse; rillet runs none of them,
+        # so the SDK must not try to either.
+        config["tools"] = [{"function_declarations": [
+            {"name": f["name"], "description": f.get("description") or "",
+             "parameters_json_schema": f["parameters"]} for f in request.functions]}]
+        config["automatic_function_calling"] = {"disable": True}
     if request.output_schema is not None:
         # Gemini's structured output: JSON text that follows the schema.
         config["response_mime_type"] = "application/json"

@@ -99,6 +99,10 @@ class MockProvider:
                 schema = request.output_schema.json_schema
                 reply = as_tool_call(reply, schema) if self.kind == "claude_agent" \
                     else as_json_text(reply, schema)
+            if request.functions and self.kind == "gemini":
+                from rillet.sim.structured import as_function_call
+
+                reply = as_function_call(reply, request.functions)
             if self.kind == "claude_agent":
                 return self._claude_agent(request, reply)
             if self.kind == "anthropic_api":

@@ -24,7 +24,10 @@ from rillet.sim.pacing import Schedule
 from rillet.sim.requests import (
     anthropic_input_tokens, anthropic_prompt, gemini_prompt, gemini_prompt_tokens, turn_reply)
 from rillet.sim.script import Fault, Script
-from rillet.sim.structured import anthropic_schema, as_json_text, as_tool_call, gemini_schema
+from rillet.sim.structured import (
+    anthropic_schema, as_function_call, as_json_text, as_tool_call, gemini_functions,
+    gemini_schema,
+)
 
 # Compact JSON like the real APIs; non-ASCII text goes out as UTF-8, not \u escapes.
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -130,6 +133,7 @@ class Simulator:
         schema = gemini_schema(body)
         if schema is not None:
             reply = as_json_text(reply, schema)
+        reply = as_function_call(reply, gemini_functions(body))
         reply = turn_reply(reply, after_tool)
         fault = self.script.take_fault(reply)
         if fault is not None and fault.kind == "http_error":

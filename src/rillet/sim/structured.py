@@ -51,6 +51,32 @@ def anthropic_schema(body: dict[str, Any]) -> tuple[dict[str, Any] | None, bool]
     return None, False
 
 
+def gemini_functions(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The functions a Gemini request declares: [{name, parameters}]."""
+    found = []
+    for tool in body.get("tools") or ():
+        for declaration in (tool or {}).get("functionDeclarations") or ():
+            # google-genai sends its JSON Schema field under its Python name.
+            schema = next((declaration[key] for key in ("parameters_json_schema",
+                                                        "parametersJsonSchema", "parameters")
+                           if isinstance(declaration.get(key), dict)), {"type": "object"})
+            found.append({"name": declaration.get("name", ""), "parameters": schema})
+    return found
+
+
+def as_function_call(reply: Reply, functions: list[dict[str, Any]]) -> Reply:
+    """A reply to a request with functions: its scripted call, else a call of the first
+    function with arguments generated from its parameters."""
+    if reply.tool_use is not None or not functions:
+        return reply
+    first = functions[0]
+    args = reply.output if reply.output is not None else \
+        sample(first["parameters"], reply.timing.seed or 0)
+    if not isinstance(args, dict):
+        args = {}
+    return reply.model_copy(update={"tool_use": ToolCall(name=first["name"], input=args)})
+
+
 def gemini_schema(body: dict[str, Any]) -> dict[str, Any] | None:
     config = body.get("generationConfig") or {}
     for key in ("responseJsonSchema", "responseSchema"):

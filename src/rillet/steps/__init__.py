@@ -6,5 +6,5 @@ from rillet.steps import (
 
 MODEL_STEPS = {"claude": claude, "claude_extract": claude_extract,
                "claude_robust": claude_robust, "claude_session": claude_session,
-               "claude_smart": claude_smart, "gemini": gemini}
+               "claude_smart": claude_smart, "gemini": gemini, "gemini_instructor": gemini}
 PLAIN_STEPS = {"set_variable": set_variable}

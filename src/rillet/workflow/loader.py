@@ -155,6 +155,9 @@ def _validate(data: Any, problems: Problems) -> Workflow | None:
     defaults = shell.workflow.defaults if shell else None
     global_vars = raw.get("global_vars") if isinstance(raw.get("global_vars"), dict) else {}
     check_workflow(defaults, global_vars, steps, raw_steps, problems)
+    if shell is not None:  # gemini step functions against workflow.gemini_functions
+        for index, problem in shell.workflow.undeclared_functions(steps):
+            problems.add(("workflow", "steps", index, "functions"), problem)
     if problems or shell is None:
         return None
     workflow = shell.workflow

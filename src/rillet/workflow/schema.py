@@ -404,6 +404,31 @@ class GeminiStep(ModelStepBase):
     model: str | None = None
     system_instruction: str | None = None
     token_budget: TokenBudget | None = None
+    functions: list[str] | None = Field(
+        default=None, description="Names of workflow.gemini_functions the model may call.")
+
+
+class GeminiInstructorStep(GeminiStep):
+    """`type: gemini_instructor`: pipeline_ex's name for a gemini step that answers with
+    structured data (output_schema, functions)."""
+
+    type: Literal["gemini_instructor"]  # type: ignore[assignment]
+
+
+class GeminiFunction(_Model):
+    """A function a gemini step may call: its calls stream as ToolUse events."""
+
+    description: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"},
+                                       description="A JSON Schema of its arguments.")
+
+    @field_validator("parameters")
+    @classmethod
+    def _schema(cls, value: Any) -> Any:
+        from rillet.structured.schema import check_inline
+
+        check_inline(value)
+        return value
 
 
 class SetVariableStep(StepBase):
@@ -426,7 +451,7 @@ def _step_tag(value: Any) -> str | None:
 
 
 STEP_TYPES = ("claude", "claude_extract", "claude_robust", "claude_session", "claude_smart",
-              "gemini", "set_variable")
+              "gemini", "gemini_instructor", "set_variable")
 
 Step = Annotated[
     Union[Annotated[ClaudeStep, Tag("claude")], Annotated[ClaudeApiStep, Tag("claude_api")],
@@ -434,7 +459,8 @@ Step = Annotated[
           Annotated[ClaudeSmartStep, Tag("claude_smart")],
           Annotated[ClaudeRobustStep, Tag("claude_robust")],
           Annotated[ClaudeExtractStep, Tag("claude_extract")],
-          Annotated[ClaudeSessionStep, Tag("claude_session")]],
+          Annotated[ClaudeSessionStep, Tag("claude_session")],
+          Annotated[GeminiInstructorStep, Tag("gemini_instructor")]],
     Discriminator(_step_tag),
 ]
 
@@ -482,8 +508,21 @@ class Workflow(_Model):
                                    description="Defaults for {{ inputs.x }}; `--input` overrides.")
     max_cost_usd: float | None = Field(default=None, gt=0)
     telemetry: bool | None = None
+    gemini_functions: dict[str, GeminiFunction] = Field(
+        default_factory=dict, description="Functions gemini steps may call, by name.")
     defaults: Defaults = Field(default_factory=Defaults)
     steps: list[Step] = Field(json_schema_extra={"minItems": 1})
+
+    def undeclared_functions(self, steps: list[Any]) -> list[tuple[int, str]]:
+        """(step index, problem) for each step function gemini_functions does not declare."""
+        found = []
+        for index, step in enumerate(steps):
+            for name in getattr(step, "functions", None) or ():
+                if name not in self.gemini_functions:
+                    known = ", ".join(self.gemini_functions) or "none are declared"
+                    found.append((index, f"function '{name}' is not in gemini_functions "
+                                         f"({known})"))
+        return found
 
     # Set by the loader (never from YAML): relative prompt files are read from its folder.
     _source_path: str | None = PrivateAttr(default=None)

@@ -153,7 +153,7 @@ def test_unknown_step_type():
               type: claud
               prompt: "x"
     """) == ("flow.yaml:6: steps[0].type: unknown step type 'claud'; did you mean claude? "
-             "(step types: claude, claude_extract, claude_robust, claude_session, claude_smart, gemini, set_variable)")
+             "(step types: claude, claude_extract, claude_robust, claude_session, claude_smart, gemini, gemini_instructor, set_variable)")
 
 
 def test_missing_step_type_and_missing_required_keys():
@@ -168,7 +168,7 @@ def test_missing_step_type_and_missing_required_keys():
     assert problems == [
         "flow.yaml:2: name: required, but missing",
         "flow.yaml:4: steps[0].type: missing: every step needs a type "
-        "(claude, claude_extract, claude_robust, claude_session, claude_smart, gemini, set_variable)",
+        "(claude, claude_extract, claude_robust, claude_session, claude_smart, gemini, gemini_instructor, set_variable)",
         "flow.yaml:6: steps[1].variables: required, but missing",
     ]
 
@@ -298,7 +298,7 @@ def test_template_names_are_checked_against_the_workflow():
         "flow.yaml:15: steps[2].claude: unknown option; expected one of: name, condition, "
         "mode, prompt, output_to_file, async_streaming, stream_handler, "
         "stream_handler_opts, stream_buffer_size, collect_stream, timeout_s, mock, "
-        "output_schema, type, model, system_instruction, token_budget",
+        "output_schema, type, model, system_instruction, token_budget, functions",
     ]
 
 
@@ -595,12 +595,13 @@ def test_json_schema_describes_the_file_with_step_types_as_variants():
     variants = workflow["properties"]["steps"]["items"]["oneOf"]
     refs = {v["$ref"].rsplit("/", 1)[1] for v in variants}
     assert refs == {"ClaudeStep", "ClaudeApiStep", "ClaudeSmartStep", "ClaudeRobustStep",
-                    "ClaudeExtractStep", "ClaudeSessionStep", "GeminiStep", "SetVariableStep"}
+                    "ClaudeExtractStep", "ClaudeSessionStep", "GeminiStep",
+                    "GeminiInstructorStep", "SetVariableStep"}
     types = {name: schema["$defs"][name]["properties"]["type"]["const"] for name in refs}
     assert types == {"ClaudeStep": "claude", "ClaudeApiStep": "claude",
                      "ClaudeSmartStep": "claude_smart", "ClaudeRobustStep": "claude_robust",
                      "ClaudeExtractStep": "claude_extract", "ClaudeSessionStep": "claude_session",
-                     "GeminiStep": "gemini",
+                     "GeminiStep": "gemini", "GeminiInstructorStep": "gemini_instructor",
                      "SetVariableStep": "set_variable"}
     assert schema["$defs"]["ClaudeStep"]["additionalProperties"] is False
     assert "source_path" not in json.dumps(schema)
