@@ -29,7 +29,7 @@ REFERENCE_HINTS = {
     "verbose": "rillet always sees every message; use the console handler's options to "
                "choose what is shown",
     "stream_file_path": "use stream_handler: file with stream_handler_opts: {file: {path: ...}}",
-    "functions": "Gemini function calling is not supported yet; remove it",
+    "functions": "functions (declared in workflow.gemini_functions) are for gemini steps",
 }
 
 
