@@ -141,9 +141,9 @@ async def run(config: BenchConfig) -> ScenarioResult:
                baseline_name="the same reply as plain text")
     result.row("final validation of the 50 kB object (jsonschema), once",
                (cpu["structured"] - cpu["open"]) * 1e3, "ms")
-    result.row("CPU per delta, incremental parser alone", per_delta["parser"], "µs",
-               baseline=per_delta["jiter"],
-               baseline_name="jiter partial mode re-parsing the prefix on every delta")
+    result.row("CPU per delta, incremental parser alone", per_delta["parser"], "µs")
+    result.row("CPU per delta, jiter partial mode re-parsing the prefix on every delta",
+               per_delta["jiter"], "µs")
     result.details = {"reply_bytes": len(text.encode()), "deltas": deltas,
                       "repetitions": config.repetitions, "cpu_s": cpu,
                       "cpu_us_per_delta": per_delta}

@@ -158,3 +158,23 @@ async def test_a_step_that_does_not_stream_sends_no_partial_objects(write_workfl
     assert result["verdict"].output == GOOD
     assert recorder.of(PartialOutput, "verdict") == []
     assert [d.text for d in recorder.of(TextDelta, "verdict")] == [result["verdict"].text]
+
+
+async def test_event_logs_leave_out_partial_objects_unless_asked(write_workflow, run_opts,
+                                                                 tmp_path):
+    text = flow("anthropic_api").replace(
+        "    prompt: Judge the change to the cache lock.\n",
+        "    prompt: Judge the change to the cache lock.\n"
+        "    stream_handler: [jsonl, file]\n"
+        "    stream_handler_opts:\n"
+        "      jsonl: {path: all.jsonl}\n"
+        "      file: {path: file.jsonl, format: jsonl}\n", 1)
+    opts = {**run_opts, "script": script({"match": "cache lock", "output": GOOD})}
+    result = await rillet.run_async(write_workflow(text), **opts)
+
+    assert result.success, result.error
+    for name in ("all.jsonl", "file.jsonl"):
+        lines = [json.loads(line) for line in
+                 (tmp_path / "out" / name).read_text().splitlines()]
+        kinds = {line["type"] for line in lines}
+        assert "TextDelta" in kinds and "PartialOutput" not in kinds, name

@@ -38,6 +38,12 @@ def type_set(names: list[str] | None) -> frozenset[type[Event]] | None:
     return None if names is None else frozenset(EVENT_TYPES[name] for name in names)
 
 
+# What an event log holds when it names no types: every event but PartialOutput, which
+# repeats the whole object so far each time (the TextDeltas already hold its JSON), so a
+# long structured reply would make the log grow with the square of its length.
+LOGGED_BY_DEFAULT = frozenset(t for t in EVENT_TYPES.values() if t is not _events.PartialOutput)
+
+
 def relative_path(template: str | None) -> str | None:
     """Validator for a `path:` option: relative, inside the output directory, and only the
     placeholders {step} and {run_id}."""

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from rillet.events import Event, StepStarted, StreamRetry, TextDelta
+from rillet.events import Event, PartialOutput, StepStarted, StreamRetry, TextDelta
 from rillet.result import StepResult
 from rillet.streaming.handler import BaseHandler, HandlerContext, HandlerOptions
 from rillet.streaming.handlers._batch import Batcher
@@ -135,8 +135,11 @@ class JsonlFileHandler(_StreamedFile):
     def on_event(self, event: Event) -> None:
         if self._done:
             return  # a late HandlerFailed after the step ended
+        kind = type(event)
+        if kind is PartialOutput:
+            return  # the whole object so far, again each time: its TextDeltas are logged
         now = perf_counter()
-        if type(event) is StepStarted:
+        if kind is StepStarted:
             self._started = now
         self._add(self._line(event, now - self._started))
 

@@ -3,7 +3,8 @@
 Each line is the event's fields with its type first and `t`, the seconds since the step
 started (perf_counter, from StepStarted), e.g.
 `{"t":0.412031,"type":"TextDelta","step":"draft","text":"Hello"}`.
-`events: [TextDelta, ToolUse]` keeps only those types. The file defaults to
+`events: [TextDelta, ToolUse]` keeps only those types; with no `events`, every type but
+PartialOutput (each repeats the whole object so far). The file defaults to
 `<step>.events.jsonl` under the output directory. Lines are written in batches
 (`buffer_size`, else stream_buffer_size, else 64 events, or every `flush_interval_ms`),
 and everything held is written on complete, error and close.
@@ -20,7 +21,7 @@ from rillet.result import StepResult
 from rillet.streaming.handler import BaseHandler, HandlerContext, HandlerOptions
 from rillet.streaming.handlers._batch import Batcher
 from rillet.streaming.handlers._common import (
-    EventLine, event_types, output_path, relative_path, type_set,
+    LOGGED_BY_DEFAULT, EventLine, event_types, output_path, relative_path, type_set,
 )
 from rillet.streaming.handlers._rotating import RotatingFile
 
@@ -51,7 +52,8 @@ class JsonlHandler(BaseHandler):
     def __init__(self, options: JsonlOptions, ctx: HandlerContext):
         self.options = options
         self.path = output_path(options.path, ctx)
-        self._types = type_set(options.events)
+        self._types = type_set(options.events) if options.events is not None \
+            else LOGGED_BY_DEFAULT
         self._file = RotatingFile(self.path)
         size = options.buffer_size or ctx.buffer_size or DEFAULT_BUFFER_SIZE
         self._out = Batcher(self._write, max_parts=size,
