@@ -34,7 +34,8 @@ def verdict_table(verdict: dict[str, Any]) -> Table:
         if key in verdict:
             table.add_row(key, str(verdict[key]))
     for number, finding in enumerate(verdict.get("findings") or (), start=1):
-        table.add_row(f"finding {number}", f"{finding.get('title', '')}\n→ {finding.get('fix', '')}")
+        title, fix = finding.get("title", ""), finding.get("fix", "")
+        table.add_row(f"finding {number}", f"{title}\n→ {fix}")
     return table
 
 

@@ -14,7 +14,8 @@ from rillet.sim.script import Script
 
 pytestmark = pytest.mark.sdk
 
-KINDS = {"claude_agent": "type: claude", "anthropic_api": "type: claude\n    provider: anthropic_api",
+KINDS = {"claude_agent": "type: claude",
+         "anthropic_api": "type: claude\n    provider: anthropic_api",
          "gemini": "type: gemini"}
 GOOD = {"severity": "high", "reasons": ["the lock is never released", "no test covers it"]}
 BAD = {"severity": "urgent", "reasons": []}

@@ -22,8 +22,8 @@ from rillet.engine.output import OutputFileWriter
 from rillet.engine.results import ResultStore
 from rillet.errors import ProviderError, RilletError, StepError
 from rillet.events import (
-    Event, HandlerFailed, PartialOutput, PipelineCompleted, PipelineFailed, PipelineStarted, ResponseComplete,
-    StepCompleted, StepFailed, StepSkipped, StepStarted, TextDelta, ThinkingDelta, Usage,
+    Event, HandlerFailed, PartialOutput, PipelineCompleted, PipelineFailed, PipelineStarted,
+    ResponseComplete, StepCompleted, StepFailed, StepSkipped, StepStarted, TextDelta, ThinkingDelta, Usage,
 )
 from rillet.result import StepResult
 from rillet.steps import MODEL_STEPS, PLAIN_STEPS

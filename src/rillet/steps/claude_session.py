@@ -2,7 +2,8 @@
 
 The session's name is `session_config.session_name` (default: the step's name). The first
 turn starts a Claude Agent SDK session; every later turn resumes it (`resume` with the
-saved session id; `fork: true` resumes a copy, the Agent SDK's `fork_session`). With
+saved session id; `fork: true` resumes a copy, the Agent SDK's `fork_session`, and leaves
+the saved conversation as it was: the copy's turns are not saved). With
 `persist: true` later runs continue it too; otherwise each run starts it afresh. Each turn
 is saved at once under the workspace (rillet.sessions), which is also where a
 `claude_continue` prompt part in any claude step, and `session_context`, find it. Its
@@ -60,6 +61,8 @@ def finish_result(step: Any, result: StepResult, ctx: RunContext,
     """Save the turn (and the session id the Agent SDK gave it) before the next step."""
     config = step.session_config
     fresh = "resume" not in request.options
+    if config.fork and not fresh:
+        return result  # the turn belongs to the copy; the saved conversation stays as it was
     store = SessionStore(ctx.workspace_dir)
     if fresh and store.load(session_name(step)) is not None:
         store.reset(session_name(step))

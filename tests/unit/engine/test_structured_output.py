@@ -12,7 +12,8 @@ import rillet
 from rillet.events import PartialOutput, StepFailed, StreamRetry, TextDelta
 from rillet.sim.script import Script
 
-KINDS = {"claude_agent": "type: claude", "anthropic_api": "type: claude\n    provider: anthropic_api",
+KINDS = {"claude_agent": "type: claude",
+         "anthropic_api": "type: claude\n    provider: anthropic_api",
          "gemini": "type: gemini"}
 
 GOOD = {"severity": "high", "reasons": ["the lock is never released", "no test covers it"]}
@@ -38,7 +39,8 @@ workflow:
     type: set_variable
     condition: "steps.verdict.output.severity == 'high' and steps.verdict.result.severity == 'high'"
     variables:
-      line: "{{{{ steps.verdict.output.severity }}}}; {{{{ steps.verdict.result.reasons[0] }}}}; {{{{ steps.verdict.severity }}}}"
+      line: "{{{{ steps.verdict.output.severity }}}}; \\
+        {{{{ steps.verdict.result.reasons[0] }}}}; {{{{ steps.verdict.severity }}}}"
 """
 
 

@@ -96,6 +96,9 @@ def test_a_forked_session_resumes_a_copy(tmp_path, spy):
     tutor_again = [r for r in spy if r["step"] == "tutor"][1]
     assert tutor_again["options"]["resume"] == first["tutor"].session_id
     assert tutor_again["options"]["fork_session"] is True
+    # The saved conversation is the one the first run started, with its turn alone.
+    assert saved(tmp_path)["session_id"] == first["tutor"].session_id
+    assert [t["run_id"] for t in saved(tmp_path)["turns"]] == [first.run_id]
 
 
 def test_continuing_a_session_that_never_started_is_a_clear_error(tmp_path):

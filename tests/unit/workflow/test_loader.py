@@ -153,7 +153,8 @@ def test_unknown_step_type():
               type: claud
               prompt: "x"
     """) == ("flow.yaml:6: steps[0].type: unknown step type 'claud'; did you mean claude? "
-             "(step types: claude, claude_extract, claude_robust, claude_session, claude_smart, gemini, gemini_instructor, set_variable)")
+             "(step types: claude, claude_extract, claude_robust, claude_session, "
+             "claude_smart, gemini, gemini_instructor, set_variable)")
 
 
 def test_missing_step_type_and_missing_required_keys():
@@ -168,7 +169,8 @@ def test_missing_step_type_and_missing_required_keys():
     assert problems == [
         "flow.yaml:2: name: required, but missing",
         "flow.yaml:4: steps[0].type: missing: every step needs a type "
-        "(claude, claude_extract, claude_robust, claude_session, claude_smart, gemini, gemini_instructor, set_variable)",
+        "(claude, claude_extract, claude_robust, claude_session, claude_smart, gemini, "
+        "gemini_instructor, set_variable)",
         "flow.yaml:6: steps[1].variables: required, but missing",
     ]
 
