@@ -180,3 +180,20 @@ async def test_event_logs_leave_out_partial_objects_unless_asked(write_workflow,
                  (tmp_path / "out" / name).read_text().splitlines()]
         kinds = {line["type"] for line in lines}
         assert "TextDelta" in kinds and "PartialOutput" not in kinds, name
+
+
+async def test_an_event_log_that_names_partial_output_keeps_it(write_workflow, run_opts,
+                                                              tmp_path):
+    text = flow("gemini").replace(
+        "    prompt: Judge the change to the cache lock.\n",
+        "    prompt: Judge the change to the cache lock.\n"
+        "    stream_handler: jsonl\n"
+        "    stream_handler_opts: {jsonl: {path: partial.jsonl, events: [PartialOutput]}}\n", 1)
+    opts = {**run_opts, "script": script({"match": "cache lock", "output": GOOD})}
+    result = await rillet.run_async(write_workflow(text), **opts)
+
+    lines = [json.loads(line) for line in
+             (tmp_path / "out" / "partial.jsonl").read_text().splitlines()]
+    assert result.success and lines
+    assert {line["type"] for line in lines} == {"PartialOutput"}
+    assert lines[-1]["value"] == GOOD
