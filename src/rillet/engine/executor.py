@@ -181,12 +181,17 @@ class Executor:
                         skipped.append(step.name)
                         run_listeners.emit(StepSkipped(step.name, "condition is false"))
                         continue
-                    result = await self._run_step(step, index, ctx, run_listeners)
-                    ctx.results[step.name] = result
-                    ctx.cost_usd += result.cost_usd
-                    store.record(result)
-                    if checkpointer:
-                        checkpointer.save(result, ctx.state, ctx.global_vars)
+                    try:
+                        result = await self._run_step(step, index, ctx, run_listeners)
+                        ctx.results[step.name] = result
+                        ctx.cost_usd += result.cost_usd
+                        store.record(result)
+                        if checkpointer:
+                            checkpointer.save(result, ctx.state, ctx.global_vars)
+                    except Exception as exc:  # noqa: BLE001 - any bug fails the run, not raw
+                        if isinstance(exc, StepError):
+                            raise
+                        raise StepError(step.name, _describe(exc, step), cause=exc) from exc
         except StepError as exc:
             status = "cancelled" if exc.cancelled else "failed"
             error, failed_step = str(exc), exc.step
