@@ -54,6 +54,16 @@ def _load(path: Path):  # noqa: ANN202 - a Workflow
         raise typer.Exit(EXIT_INVALID) from None
 
 
+def _refuse_code(workflow: object) -> None:
+    from rillet.workflow.trust import CodeRefused, refuse_code
+
+    try:
+        refuse_code(workflow)
+    except CodeRefused as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+
+
 def _parse_inputs(pairs: list[str]) -> dict[str, object]:
     inputs: dict[str, object] = {}
     for pair in pairs:
@@ -93,6 +103,10 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No console output.")] = False,
     json_lines: Annotated[bool, typer.Option(
         "--json", help="Print every event as one JSON line on stdout.")] = False,
+    no_code: Annotated[bool, typer.Option(
+        "--no-code", help="Refuse to run a workflow that names code (handlers, callbacks, "
+                          "hooks, MCP servers, shell tools): for files from elsewhere.")
+                       ] = False,
 ) -> None:
     """Run a workflow, streaming every step as it happens."""
     from rillet.api import run_async
@@ -101,6 +115,8 @@ def run(
     workflow = _load(file)
     if mode is not None and mode not in ("mock", "sim", "live", "mixed"):
         raise typer.BadParameter("choose mock, sim, live or mixed", param_hint="--mode")
+    if no_code:
+        _refuse_code(workflow)
     listeners: list[object] = []
     reporter = None
     if json_lines:
@@ -114,7 +130,7 @@ def run(
         inputs=_parse_inputs(input or []), stream=stream,
         default_handlers=[] if (quiet or json_lines) else ["console"],
         listeners=listeners, script=script, resume=resume, telemetry=telemetry,
-        prewarm=prewarm, quiet=quiet or json_lines,
+        prewarm=prewarm, quiet=quiet or json_lines, allow_code=not no_code,
     )
     try:
         result = asyncio.run(run_async(workflow, **options))

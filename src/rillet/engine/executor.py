@@ -15,6 +15,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any, TextIO
 
+from rillet import user_code
 from rillet.engine.checkpoints import Checkpointer, checkpoint_path, load_checkpoint
 from rillet.engine.context import RunContext, new_run_id, safe_output_path
 from rillet.engine.modes import default_run_mode, step_mode
@@ -49,6 +50,7 @@ class RunOptions:
     quiet: bool = False
     stdout: TextIO | None = None
     run_id: str | None = None
+    allow_code: bool = True  # False: refuse a workflow that names code (--no-code)
 
 
 @dataclass
@@ -374,6 +376,7 @@ class Executor:
     def _context(self) -> RunContext:
         wf, opts = self.workflow, self.options
         base_dir = Path(wf.source_path).parent if getattr(wf, "source_path", None) else Path.cwd()
+        user_code.use_folder(base_dir)  # the modules it names may be files beside it
         run_id = opts.run_id or new_run_id()
         # Like the reference system, output and workspace paths are taken from where the
         # run starts (the project root), not from the workflow file's folder.
