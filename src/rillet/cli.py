@@ -16,7 +16,7 @@ from rillet.errors import WorkflowError
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Run AI workflows written in YAML and stream every token, live.")
 
-EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 1, 2, 130
+EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED, EXIT_TERMINATED = 1, 2, 130, 143
 
 
 def _version(value: bool) -> None:
@@ -52,6 +52,25 @@ def _load(path: Path):  # noqa: ANN202 - a Workflow
         for problem in exc.problems:
             typer.echo(f"  {problem}", err=True)
         raise typer.Exit(EXIT_INVALID) from None
+
+
+async def _until_sigterm(run):  # noqa: ANN001, ANN202 - a coroutine and its result
+    """Await `run`; SIGTERM cancels it, so it ends (results written) as Ctrl-C ends it."""
+    import signal
+
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)  # type: ignore[union-attr]
+    except (NotImplementedError, RuntimeError):  # no signal handlers here (Windows, thread)
+        pass
+    try:
+        return await run
+    finally:
+        try:
+            loop.remove_signal_handler(signal.SIGTERM)
+        except (NotImplementedError, RuntimeError):
+            pass
 
 
 def _refuse_code(workflow: object) -> None:
@@ -133,11 +152,15 @@ def run(
         prewarm=prewarm, quiet=quiet or json_lines, allow_code=not no_code,
     )
     try:
-        result = asyncio.run(run_async(workflow, **options))
+        result = asyncio.run(_until_sigterm(run_async(workflow, **options)))
     except KeyboardInterrupt:
         if reporter is not None:
             reporter.cancelled()
         raise typer.Exit(EXIT_CANCELLED) from None
+    except asyncio.CancelledError:  # SIGTERM: the run wrote what it had, as on Ctrl-C
+        if reporter is not None:
+            reporter.cancelled()
+        raise typer.Exit(EXIT_TERMINATED) from None
     if reporter is not None:
         reporter.outro(result)
     raise typer.Exit(0 if result.success else
