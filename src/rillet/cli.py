@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from rillet import __version__
-from rillet.errors import WorkflowError
+from rillet.errors import RilletError, RunRefused, WorkflowError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Run AI workflows written in YAML and stream every token, live.")
@@ -161,6 +161,9 @@ def run(
         if reporter is not None:
             reporter.cancelled()
         raise typer.Exit(EXIT_TERMINATED) from None
+    except RilletError as exc:  # refused before it started, or its results could not be written
+        typer.echo(f"rillet: {exc}", err=True)
+        raise typer.Exit(EXIT_INVALID if isinstance(exc, RunRefused) else EXIT_FAILED) from None
     if reporter is not None:
         reporter.outro(result)
     raise typer.Exit(0 if result.success else

@@ -21,7 +21,7 @@ from rillet.engine.context import RunContext, new_run_id, safe_output_path
 from rillet.engine.modes import default_run_mode, step_mode
 from rillet.engine.output import OutputFileWriter
 from rillet.engine.results import ResultStore
-from rillet.errors import ProviderError, RilletError, StepError
+from rillet.errors import ProviderError, RilletError, RunRefused, StepError
 from rillet.events import (
     Event, HandlerFailed, PipelineCompleted, PipelineFailed, PipelineStarted, ResponseComplete,
     StepCompleted, StepFailed, StepSkipped, StepStarted, TextDelta, ThinkingDelta, Usage,
@@ -160,8 +160,8 @@ class Executor:
     async def run(self) -> RunResult:
         wf, opts = self.workflow, self.options
         ctx = self._context()
+        checkpointer = self._checkpointer(ctx)  # first: a checkpoint in use refuses the run
         store = ResultStore(ctx.run_dir)
-        checkpointer = self._checkpointer(ctx)
         run_listeners = Fanout("<run>", list(opts.listeners), self.warnings)
         started = perf_counter()
         status, error, failed_step = "completed", None, None
@@ -388,8 +388,12 @@ class Executor:
                          run_mode=opts.mode or default_run_mode(),
                          inputs={**wf.inputs, **opts.inputs},
                          global_vars=dict(wf.global_vars))
-        if opts.resume and wf.checkpoint_enabled:
-            results, state, global_vars = load_checkpoint(self._checkpoint_file(ctx))
+        if opts.resume and not wf.checkpoint_enabled:
+            raise RunRefused("--resume needs checkpoints, and this workflow has "
+                             "checkpoint_enabled: false; nothing to resume from")
+        if opts.resume:
+            results, state, global_vars = load_checkpoint(self._checkpoint_file(ctx),
+                                                          ctx.inputs)
             ctx.results.update(results)
             ctx.state.update(state)
             ctx.global_vars.update(global_vars)
@@ -404,7 +408,8 @@ class Executor:
     def _checkpointer(self, ctx: RunContext) -> Checkpointer | None:
         if not self.workflow.checkpoint_enabled:
             return None
-        return Checkpointer(self._checkpoint_file(ctx), fresh=not self.options.resume)
+        return Checkpointer(self._checkpoint_file(ctx), fresh=not self.options.resume,
+                            inputs=ctx.inputs)
 
     def _script(self) -> Any:
         script = self.options.script

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rillet.errors import RilletError
+from rillet.errors import RunRefused
 
 _CODE_OPTIONS = {
     "mcp_servers": "starts MCP server programs",
@@ -22,7 +22,7 @@ _CODE_OPTIONS = {
 }
 
 
-class CodeRefused(RilletError):
+class CodeRefused(RunRefused):
     """`--no-code`: the workflow names code to run."""
 
 
