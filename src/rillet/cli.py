@@ -73,6 +73,16 @@ async def _until_sigterm(run):  # noqa: ANN001, ANN202 - a coroutine and its res
             pass
 
 
+def _check_arguments(**arguments: object) -> None:
+    from rillet.cli_checks import BadArgument, check_arguments
+
+    try:
+        check_arguments(**arguments)  # type: ignore[arg-type]
+    except BadArgument as exc:
+        typer.echo(f"rillet: {exc}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+
+
 def _refuse_code(workflow: object) -> None:
     from rillet.workflow.trust import CodeRefused, refuse_code
 
@@ -134,6 +144,7 @@ def run(
     workflow = _load(file)
     if mode is not None and mode not in ("mock", "sim", "live", "mixed"):
         raise typer.BadParameter("choose mock, sim, live or mixed", param_hint="--mode")
+    _check_arguments(output_dir=output_dir, workspace_dir=workspace_dir, script=script)
     if no_code:
         _refuse_code(workflow)
     listeners: list[object] = []
@@ -212,6 +223,7 @@ def sim(
     """Serve the Anthropic and Gemini streaming APIs locally, answering from a script."""
     from rillet.sim.server import serve
 
+    _check_arguments(script=script, port=port)
     serve(host, port, str(script) if script else None)
 
 
@@ -235,6 +247,7 @@ def serve(
     """Serve a web page that runs the workflow and shows every token as it arrives."""
     from rillet.web.server import serve as serve_page
 
+    _check_arguments(output_dir=output_dir, workspace_dir=workspace_dir, port=port)
     workflow = _load(file)
     if mode is not None and mode not in ("mock", "sim", "live", "mixed"):
         raise typer.BadParameter("choose mock, sim, live or mixed", param_hint="--mode")

@@ -382,7 +382,11 @@ class Executor:
         # run starts (the project root), not from the workflow file's folder.
         output_dir = Path(opts.output_dir or wf.defaults.output_dir)
         workspace = Path(opts.workspace_dir or wf.workspace_dir)
-        workspace.mkdir(parents=True, exist_ok=True)
+        try:
+            workspace.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunRefused(f"the workspace folder {workspace} cannot be used: "
+                             f"{exc.strerror or exc}") from None
         ctx = RunContext(workflow=wf, run_id=run_id, base_dir=base_dir, output_dir=output_dir,
                          run_dir=output_dir / run_id, workspace_dir=workspace.resolve(),
                          run_mode=opts.mode or default_run_mode(),

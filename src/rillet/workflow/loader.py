@@ -20,6 +20,7 @@ from rillet.workflow.checks import check_workflow
 from rillet.workflow.defaults import apply_defaults
 from rillet.workflow.problems import Problems, key_path
 from rillet.workflow.schema import Step, Workflow, WorkflowFile
+from rillet.workflow.yaml_limits import check_yaml
 
 # Where the reference system put streaming options: inside claude_options. They are taken
 # from there and moved to the step (or to defaults), where rillet reads them.
@@ -79,6 +80,8 @@ def _json_schema() -> dict[str, Any]:
 
 
 def _parse(text: str, problems: Problems) -> tuple[Any, yaml.Node | None]:
+    if not check_yaml(text, problems):  # alias bombs, deep nesting, forbidden characters
+        raise WorkflowError(problems.lines())
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
