@@ -132,6 +132,11 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No console output.")] = False,
     json_lines: Annotated[bool, typer.Option(
         "--json", help="Print every event as one JSON line on stdout.")] = False,
+    allow_read: Annotated[Optional[list[Path]], typer.Option(
+        "--allow-read", help="A folder prompt files may also be read from (repeatable; "
+                             "default: only the workflow's own folder).")] = None,
+    max_file_size: Annotated[Optional[int], typer.Option(
+        min=1, help="The largest prompt file, in bytes (default 10 MB).")] = None,
     no_code: Annotated[bool, typer.Option(
         "--no-code", help="Refuse to run a workflow that names code (handlers, callbacks, "
                           "hooks, MCP servers, shell tools): for files from elsewhere.")
@@ -161,6 +166,7 @@ def run(
         default_handlers=[] if (quiet or json_lines) else ["console"],
         listeners=listeners, script=script, resume=resume, telemetry=telemetry,
         prewarm=prewarm, quiet=quiet or json_lines, allow_code=not no_code,
+        read_paths=[p.resolve() for p in allow_read or ()], max_file_bytes=max_file_size,
     )
     try:
         result = asyncio.run(_until_sigterm(run_async(workflow, **options)))

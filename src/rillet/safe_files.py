@@ -86,7 +86,10 @@ def write_atomic(path: Path, write: Callable[[IO[str]], Any], *, what: str) -> P
     replaces `path`. On failure the temporary file is gone and WriteFailed is raised."""
     tmp = path.with_name(path.name + ".tmp")
     try:
-        with tmp.open("w", encoding="utf-8") as file:
+        tmp.unlink(missing_ok=True)  # a leftover, or a symlink planted there: never followed
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                     0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
             write(file)
         os.replace(tmp, path)
     except OSError as exc:

@@ -37,6 +37,8 @@ class RunContext:
     state: dict[str, Any] = field(default_factory=dict)
     results: dict[str, StepResult] = field(default_factory=dict)
     cost_usd: float = 0.0
+    read_policy: Any = None  # rillet.steps.prompt_files.ReadPolicy: which files prompts read
+    prompt_files: dict[Path, str] = field(default_factory=dict)  # read ahead, off the loop
 
     def template_context(self) -> dict[str, Any]:
         # The same dicts every time: steps finishing later show up without a rebuild.

@@ -28,6 +28,8 @@ from rillet.events import (
 )
 from rillet.result import StepResult
 from rillet.steps import MODEL_STEPS, PLAIN_STEPS
+from rillet.steps.prompt_files import ReadPolicy
+from rillet.steps.prompt_files import prefetch as prefetch_prompt_files
 from rillet.streaming.handler import Handler, HandlerContext, create_handler
 from rillet.streaming.response import AsyncResponse
 from rillet.workflow.conditions import evaluate
@@ -51,6 +53,8 @@ class RunOptions:
     stdout: TextIO | None = None
     run_id: str | None = None
     allow_code: bool = True  # False: refuse a workflow that names code (--no-code)
+    read_paths: list[str | Path] = field(default_factory=list)  # prompt files may come from
+    max_file_bytes: int | None = None  # the largest prompt file (None: 10 MB)
 
 
 @dataclass
@@ -239,6 +243,7 @@ class Executor:
         kind = module.provider_kind(step)
         mode = step_mode(ctx.run_mode, step.mode, kind)
         try:
+            await prefetch_prompt_files(step, ctx)  # off the event loop, within a timeout
             request = module.build_request(step, ctx, mode)
             if mode == "sim":
                 request.base_url = self._simulator_url()
@@ -391,7 +396,10 @@ class Executor:
                          run_dir=output_dir / run_id, workspace_dir=workspace.resolve(),
                          run_mode=opts.mode or default_run_mode(),
                          inputs={**wf.inputs, **opts.inputs},
-                         global_vars=dict(wf.global_vars))
+                         global_vars=dict(wf.global_vars),
+                         read_policy=ReadPolicy.for_run(
+                             base_dir, [*getattr(wf, "read_paths", ()), *opts.read_paths],
+                             opts.max_file_bytes))
         if opts.resume and not wf.checkpoint_enabled:
             raise RunRefused("--resume needs checkpoints, and this workflow has "
                              "checkpoint_enabled: false; nothing to resume from")

@@ -297,6 +297,8 @@ class Workflow(_Model):
     inputs: dict[str, Any] = Field(default_factory=dict,
                                    description="Defaults for {{ inputs.x }}; `--input` overrides.")
     max_cost_usd: float | None = Field(default=None, gt=0)
+    read_paths: list[str] = Field(default_factory=list, description=(
+        "Folders, besides the workflow's own, that prompt files may be read from."))
     telemetry: bool | None = None
     defaults: Defaults = Field(default_factory=Defaults)
     steps: list[Step] = Field(json_schema_extra={"minItems": 1})

@@ -5,7 +5,8 @@ callback functions (imported by dotted path), the Claude CLI's hooks and other c
 `settings` or in settings files (`setting_sources`), MCP servers (started as programs),
 the CLI's environment (`env`, e.g. NODE_OPTIONS), and shell commands the model may run
 without asking (`allowed_tools: [Bash]`, `permission_mode: bypassPermissions`).
-Validating runs none of it. `code_it_runs` lists each such key with where it is.
+Validating runs none of it. `code_it_runs` lists each such key with where it is, and
+`read_paths`, which lets prompts read files outside the workflow's folder.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ def code_it_runs(workflow: Any) -> list[str]:
     data = workflow.model_dump(exclude_defaults=True) if hasattr(workflow, "model_dump") \
         else dict(workflow)
     found: list[str] = []
+    if data.get("read_paths"):
+        found.append(f"read_paths: {data['read_paths']} (prompts read files outside the "
+                     f"workflow's folder)")
     _walk(data, "", found)
     return found
 
