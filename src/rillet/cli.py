@@ -238,8 +238,8 @@ def serve(
     file: Annotated[Path, typer.Argument(help="The workflow YAML file.", exists=True,
                                          dir_okay=False)],
     host: Annotated[str, typer.Option(
-        help="Interface to listen on (loopback by default: anyone who can reach the page "
-             "can run the workflow).")] = "127.0.0.1",
+        help="Interface to listen on (loopback by default; anywhere else every request "
+             "needs the server's token).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8000,
     mode: Annotated[Optional[str], typer.Option(
         help="The page's default mode: mock | sim | live | mixed (the page can pick another)."
@@ -249,6 +249,15 @@ def serve(
                              ] = None,
     max_runs: Annotated[int, typer.Option(
         min=1, help="Runs at the same time; more are refused (HTTP 429).")] = 4,
+    allowed_host: Annotated[Optional[list[str]], typer.Option(
+        "--allowed-host", help="A host name the page may be reached by, besides loopback "
+                               "and this machine's names (repeatable).")] = None,
+    token: Annotated[Optional[str], typer.Option(
+        envvar="RILLET_SERVE_TOKEN", help="The token requests need off loopback (default: "
+                                          "a random one, printed in the address).")] = None,
+    no_code: Annotated[bool, typer.Option(
+        "--no-code", help="Refuse a workflow that names code (see rillet run --no-code).")
+                       ] = False,
 ) -> None:
     """Serve a web page that runs the workflow and shows every token as it arrives."""
     from rillet.web.server import serve as serve_page
@@ -257,9 +266,13 @@ def serve(
     workflow = _load(file)
     if mode is not None and mode not in ("mock", "sim", "live", "mixed"):
         raise typer.BadParameter("choose mock, sim, live or mixed", param_hint="--mode")
+    if no_code:
+        _refuse_code(workflow)
     try:
         serve_page(workflow, host, port, mode=mode, output_dir=output_dir,
-                   workspace_dir=workspace_dir, max_runs=max_runs)
+                   workspace_dir=workspace_dir, max_runs=max_runs,
+                   allowed_hosts=tuple(allowed_host or ()), token=token,
+                   allow_code=not no_code)
     except OSError as exc:
         typer.echo(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pick another "
                    "--port (0 picks a free one)", err=True)
