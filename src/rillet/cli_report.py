@@ -76,8 +76,9 @@ class RunReporter:
     def outro(self, result: Any) -> None:
         where = result.results_path
         if result.success:
+            cost = "$?" if result.cost_usd is None else f"${result.cost_usd:.4f}"
             self.console.print(f"[green]✓ done[/] in {result.duration_s:.2f} s · "
-                               f"${result.cost_usd:.4f} · results: {where}")
+                               f"{cost} · results: {where}")
         else:
             self.console.print(f"[red]✗ {result.status}[/]: {result.error}\n"
                                f"  the text produced so far is kept in {where}")

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from rillet import user_code
 from rillet.engine.checkpoints import Checkpointer, checkpoint_path, load_checkpoint
+from rillet.engine.costs import CostBook
 from rillet.engine.context import RunContext, new_run_id, safe_output_path
 from rillet.engine.modes import default_run_mode, step_mode
 from rillet.engine.output import OutputFileWriter
@@ -26,6 +27,7 @@ from rillet.events import (
     Event, HandlerFailed, PipelineCompleted, PipelineFailed, PipelineStarted, ResponseComplete,
     StepCompleted, StepFailed, StepSkipped, StepStarted, TextDelta, ThinkingDelta, Usage,
 )
+from rillet.providers.pricing.overrides import use_prices
 from rillet.result import StepResult
 from rillet.steps import MODEL_STEPS, PLAIN_STEPS
 from rillet.steps.prompt_files import ReadPolicy
@@ -65,7 +67,7 @@ class RunResult:
     results: dict[str, StepResult]
     output_dir: Path
     results_path: Path | None
-    cost_usd: float
+    cost_usd: float | None  # None: some step ran a model with no known price
     duration_s: float
     error: str | None = None
     failed_step: str | None = None
@@ -158,6 +160,7 @@ class Executor:
         self._sim_url: str | None = self.options.sim_base_url
         self._pool: Any = None
         self._partial: StepResult | None = None  # the last failed step's partial result
+        self._costs = CostBook(self.warnings)  # unknown prices: null, warned once
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -190,7 +193,7 @@ class Executor:
                     try:
                         result = await self._run_step(step, index, ctx, run_listeners)
                         ctx.results[step.name] = result
-                        ctx.cost_usd += result.cost_usd
+                        ctx.cost_usd += self._costs.add(result)
                         store.record(result)
                         if checkpointer:
                             checkpointer.save(result, ctx.state, ctx.global_vars)
@@ -218,7 +221,7 @@ class Executor:
             summary = {
                 "run_id": ctx.run_id, "workflow": wf.name, "status": status,
                 "mode": ctx.run_mode, "duration_s": round(duration, 6),
-                "cost_usd": ctx.cost_usd, "error": error, "failed_step": failed_step,
+                "cost_usd": self._costs.total(ctx.cost_usd), "error": error, "failed_step": failed_step,
                 "skipped": skipped, "warnings": self.warnings,
             }
             results_path = store.write_summary(summary, ctx.results)
@@ -231,7 +234,7 @@ class Executor:
                                                   failed_step, status == "cancelled"))
             run_listeners.call_all("close")
         return RunResult(ctx.run_id, wf.name, status, ctx.results, ctx.output_dir, results_path,
-                         ctx.cost_usd, duration, error, failed_step, skipped, self.warnings)
+                         self._costs.total(ctx.cost_usd), duration, error, failed_step, skipped, self.warnings)
 
     # -- one step -----------------------------------------------------------------------------
 
@@ -382,6 +385,7 @@ class Executor:
         wf, opts = self.workflow, self.options
         base_dir = Path(wf.source_path).parent if getattr(wf, "source_path", None) else Path.cwd()
         user_code.use_folder(base_dir)  # the modules it names may be files beside it
+        use_prices(getattr(wf, "pricing", None))  # the workflow's own prices come first
         run_id = opts.run_id or new_run_id()
         # Like the reference system, output and workspace paths are taken from where the
         # run starts (the project root), not from the workflow file's folder.
@@ -409,7 +413,7 @@ class Executor:
             ctx.results.update(results)
             ctx.state.update(state)
             ctx.global_vars.update(global_vars)
-            ctx.cost_usd = sum(r.cost_usd for r in results.values())
+            ctx.cost_usd = sum(self._costs.add(r) for r in results.values())
         return ctx
 
     def _checkpoint_file(self, ctx: RunContext) -> Path:
