@@ -221,8 +221,8 @@ class Executor:
             summary = {
                 "run_id": ctx.run_id, "workflow": wf.name, "status": status,
                 "mode": ctx.run_mode, "duration_s": round(duration, 6),
-                "cost_usd": self._costs.total(ctx.cost_usd), "error": error, "failed_step": failed_step,
-                "skipped": skipped, "warnings": self.warnings,
+                "cost_usd": self._costs.total(ctx.cost_usd), "error": error,
+                "failed_step": failed_step, "skipped": skipped, "warnings": self.warnings,
             }
             results_path = store.write_summary(summary, ctx.results)
             store.close()
@@ -234,7 +234,8 @@ class Executor:
                                                   failed_step, status == "cancelled"))
             run_listeners.call_all("close")
         return RunResult(ctx.run_id, wf.name, status, ctx.results, ctx.output_dir, results_path,
-                         self._costs.total(ctx.cost_usd), duration, error, failed_step, skipped, self.warnings)
+                         self._costs.total(ctx.cost_usd), duration, error, failed_step, skipped,
+                         self.warnings)
 
     # -- one step -----------------------------------------------------------------------------
 
