@@ -121,3 +121,23 @@ async def test_prompt_files_are_read_off_the_event_loop(tmp_path, monkeypatch):
     task.cancel()
     assert result.success, result.error
     assert ticks >= 10
+
+
+async def test_a_read_that_takes_too_long_fails_the_step_in_time(tmp_path, monkeypatch):
+    from rillet.engine.context import RunContext
+    from rillet.steps import prompt_files
+    from rillet.steps.prompt_files import PromptError, ReadPolicy, prefetch
+    from rillet.workflow.loader import load_workflow
+
+    flow = _flow(tmp_path, "notes.txt")
+    (flow.parent / "notes.txt").write_text("my notes")
+    monkeypatch.setattr(prompt_files, "read_prompt_file",
+                        lambda path, policy: time.sleep(2) or "late")  # a stuck disk
+    workflow = load_workflow(flow)
+    ctx = RunContext(workflow=workflow, run_id="r", base_dir=flow.parent, output_dir=tmp_path,
+                     run_dir=tmp_path, workspace_dir=tmp_path,
+                     read_policy=ReadPolicy((flow.parent.resolve(),), timeout_s=0.2))
+    started = time.monotonic()
+    with pytest.raises(PromptError, match="took more than 0.2 s"):
+        await prefetch(workflow.steps[0], ctx)
+    assert time.monotonic() - started < 1.5
