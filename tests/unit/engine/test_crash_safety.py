@@ -26,7 +26,7 @@ workflow:
       prompt: "go"
       mock:
         text: "{text}"
-        timing: {{first_token_delay_s: 0, tokens_per_second: 200, chunk_tokens: 1}}
+        timing: {{first_token_delay_s: 0, tokens_per_second: 40, chunk_tokens: 1}}
 """
 
 CHECKPOINTED = """
@@ -57,6 +57,7 @@ workflow:
 async def test_two_runs_on_one_output_file_never_mix_their_text(write_workflow, tmp_path):
     import asyncio
 
+    # Each run streams for about a second: long enough to overlap on a loaded machine.
     a = write_workflow(SLOW_TO_FILE.format(text=" ".join(["alpha"] * 40)), "a.yaml")
     b = write_workflow(SLOW_TO_FILE.format(text=" ".join(["bravo"] * 40)), "b.yaml")
     out = tmp_path / "out"
