@@ -62,7 +62,8 @@ def _outputs(wanted: list[Any], children: dict[str, Any]) -> dict[str, Any]:
         if result is None:
             raise RilletError(f"outputs: the nested pipeline has no result '{name}' "
                               f"(results: {', '.join(children) or 'none'})")
-        value: Any = result.text if not keys else result.data
+        whole = result.data if result.children is not None else None  # a container's texts
+        value: Any = result.data if keys else whole if whole is not None else result.text
         for key in keys:
             if isinstance(value, dict) and key in value:
                 value = value[key]
