@@ -134,6 +134,15 @@ def _check_container(loc: Loc, step: Any, scope: Scope, defaults: Defaults,
         if expr is not None:
             check_condition(loc + (key,), expr, own, problems)
     if isinstance(step, PipelineStep):
+        if step.pipeline is not None:  # an inline pipeline is checked as a file would be
+            from rillet.errors import WorkflowError
+            from rillet.workflow.loader import workflow_from_data
+
+            try:
+                workflow_from_data(step.pipeline, "inline pipeline")
+            except WorkflowError as exc:
+                for problem in exc.problems:
+                    problems.add(loc + ("pipeline",), problem.removeprefix("inline pipeline: "))
         found: list[tuple[Loc, str]] = []
         _strings(step.inputs, loc + ("inputs",), found)
         for where, text in found:

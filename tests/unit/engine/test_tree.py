@@ -492,6 +492,14 @@ async def test_claude_cli_processes_stay_within_the_run_wide_cap(write_workflow,
     ("""
     - {name: a, type: claude, prompt: "{{ loop.item }}"}
     """, "loop.* exists only inside"),
+    ("""
+    - name: sub
+      type: pipeline
+      pipeline:
+        name: inner
+        steps:
+          - {name: a, type: claude, promt: "x"}
+    """, "steps[0].pipeline: steps[0].promt: unknown option; did you mean prompt?"),
 ])
 def test_the_loader_checks_children_in_their_own_scope(body, message):
     import textwrap
@@ -514,3 +522,40 @@ workflow:
         - {name: a, type: claude, prompt: "x"}
         - {name: b, type: claude, prompt: "{{ steps.a.text }} {{ loop.index }}"}
 """)
+
+
+BUDGETED = f"""
+workflow:
+  name: budgeted
+  max_cost_usd: BUDGET
+  steps:
+    - name: fanout
+      type: parallel
+      steps:
+        - name: a
+          type: claude
+          model: claude-sonnet-4-5
+          prompt: "a"
+          mock: {slow(60)}
+        - name: b
+          type: claude
+          model: claude-sonnet-4-5
+          prompt: "b"
+          mock: {slow(60)}
+"""
+
+
+async def test_the_budget_covers_the_branches_of_a_parallel(write_workflow, run_opts):
+    free = await rillet.run_async(write_workflow(BUDGETED.replace("BUDGET", "100")),
+                                  **run_opts)
+    one_branch = free["fanout"].children["a"].cost_usd
+    assert free.success and one_branch > 0
+
+    budget = f"{one_branch * 1.5:.10f}"
+    capped = await rillet.run_async(write_workflow(BUDGETED.replace("BUDGET", budget)),
+                                    **run_opts)
+    assert capped.status == "failed"
+    assert "max_cost_usd" in capped.error and "fanout." in capped.error
+    # Either branch alone fits; the one whose cost takes the run over the budget fails.
+    statuses = sorted(r.status for r in capped["fanout"].children.values())
+    assert statuses == ["completed", "failed"]
