@@ -13,7 +13,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any, TextIO
 
 from rillet.engine.checkpoints import Checkpointer, checkpoint_path, load_checkpoint
@@ -229,7 +229,7 @@ class Executor:
 
     # -- one leaf step ----------------------------------------------------------------------
 
-    async def _run_leaf(self, step: Any, scope: Scope, following: Sequence[Any]) -> StepResult:
+    async def _run_leaf(self, step: Any, scope: Scope, following: Iterable[Any]) -> StepResult:
         if step.type in PLAIN_STEPS:
             return self._run_plain_step(step, scope)
         module = MODEL_STEPS[step.type]
@@ -240,7 +240,7 @@ class Executor:
         return await self._run_model_step(step, module, kind, scope, following)
 
     async def _run_model_step(self, step: Any, module: Any, kind: str, scope: Scope,
-                              following: Sequence[Any]) -> StepResult:
+                              following: Iterable[Any]) -> StepResult:
         label = scope.label
         mode = step_mode(scope.run.run_mode, step.mode, kind)
         try:
@@ -421,7 +421,7 @@ class Executor:
             self._sim_url = self._sim.base_url
         return self._sim_url
 
-    async def _prewarm_next(self, following: Sequence[Any], scope: Scope) -> None:
+    async def _prewarm_next(self, following: Iterable[Any], scope: Scope) -> None:
         """Start the CLI session of the next Claude Agent step while this one streams."""
         ctx = scope
         for step in following:

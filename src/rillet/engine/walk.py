@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from itertools import islice
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from time import perf_counter
@@ -93,7 +94,7 @@ class Budget:
 
 @dataclass
 class Walker:
-    run_leaf: Callable[[Any, Scope, Sequence[Any]], Awaitable[StepResult]]
+    run_leaf: Callable[[Any, Scope, Iterable[Any]], Awaitable[StepResult]]
     emit: Callable[[Any], None]  # the run's listeners
     record: Callable[[StepResult, bool], None]  # (result, is_leaf): log, checkpoint, cost
     resumed: dict[str, StepResult] = field(default_factory=dict)
@@ -109,12 +110,12 @@ class Walker:
         shared = into is scope.results
         for index, step in enumerate(steps):
             await self.run_node(step, scope.child(step.name), (into, step.name),
-                                following=steps[index + 1:])
+                                following=islice(steps, index + 1, None))  # lazy: no copy
             if not shared and step.name in into:
                 scope.results[step.name] = into[step.name]
 
     async def run_node(self, step: Any, scope: Scope, slot: Slot,
-                       following: Sequence[Any] = ()) -> StepResult | None:
+                       following: Iterable[Any] = ()) -> StepResult | None:
         label = scope.label
         done = self.resumed.get(label)
         if done is not None:
@@ -189,12 +190,11 @@ class Walker:
                                        else "failed", error=message, started=started)
             self.partials[label] = partial
             self.emit(StepFailed(label, message, partial.text, cancelled))
-            if isinstance(exc, (StepError, asyncio.CancelledError)):
-                if isinstance(exc, StepError) and exc.step != label:
-                    raise StepError(label, message, partial_text=partial.text, cause=exc,
-                                    cancelled=cancelled) from exc
+            if isinstance(exc, StepError) and exc.step == label or \
+                    not isinstance(exc, Exception):  # cancellation, KeyboardInterrupt
                 raise
-            raise StepError(label, message, partial_text=partial.text, cause=exc) from exc
+            raise StepError(label, message, partial_text=partial.text, cause=exc,
+                            cancelled=cancelled) from exc
         result = container_result(label, children, started=started, text=text)
         self.emit(StepCompleted(label, result.text, result.metrics, result.cost_usd))
         return result
@@ -241,6 +241,8 @@ def _own_message(exc: BaseException, label: str) -> str:
     """The error of a child, named by the child's path (a container's own prefix goes)."""
     if isinstance(exc, StepError):
         return str(exc) if exc.step != label else str(exc).removeprefix(f"step '{label}': ")
+    if isinstance(exc, RilletError):
+        return str(exc)
     return f"{type(exc).__name__}: {exc}"
 
 
