@@ -307,7 +307,19 @@ class ParallelClaudeStep(ContainerBase):
 
     @model_validator(mode="after")
     def _as_steps(self) -> ParallelClaudeStep:
-        self._branches = [task.as_step() for task in self.parallel_tasks]
+        from pydantic import ValidationError
+
+        branches, problems = [], []
+        for index, task in enumerate(self.parallel_tasks):
+            try:
+                branches.append(task.as_step())
+            except ValidationError as exc:  # said where it is, as a claude step's would be
+                problems += [f"parallel_tasks[{index}]."
+                             + ".".join(str(p) for p in e["loc"][1:]) + f": {e['msg']}"
+                             for e in exc.errors()]
+        if problems:
+            raise ValueError("; ".join(problems))
+        self._branches = branches
         return self
 
     @property

@@ -500,6 +500,12 @@ async def test_claude_cli_processes_stay_within_the_run_wide_cap(write_workflow,
         steps:
           - {name: a, type: claude, promt: "x"}
     """, "steps[0].pipeline: steps[0].promt: unknown option; did you mean prompt?"),
+    ("""
+    - name: par
+      type: parallel_claude
+      parallel_tasks:
+        - {id: a, prompt: "x", claude_options: {max_trns: 3}}
+    """, "parallel_tasks[0].claude_options.max_trns: Extra inputs are not permitted"),
 ])
 def test_the_loader_checks_children_in_their_own_scope(body, message):
     import textwrap
