@@ -18,7 +18,8 @@ from rillet.workflow import conditions, templates
 from rillet.workflow.problems import Loc, Problems, did_you_mean
 from rillet.workflow.schema import (
     ClaudeStep, ContainerBase, Defaults, ForLoopStep, GeminiStep, ModelStepBase,
-    ParallelClaudeStep, ParallelStep, PipelineStep, SetVariableStep, WhileLoopStep,
+    ParallelClaudeStep, ParallelStep, PipelineStep, SetVariableStep, SwitchStep,
+    WhileLoopStep,
 )
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
@@ -128,8 +129,10 @@ def _check_container(loc: Loc, step: Any, scope: Scope, defaults: Defaults,
     if isinstance(step, ForLoopStep):
         conditions_here += [("break_condition", step.break_condition),
                             ("continue_condition", step.continue_condition)]
-        if isinstance(step.data_source, str) and templates.has_template(step.data_source):
-            check_template(loc + ("data_source",), step.data_source, scope, problems)
+        if isinstance(step.data_source, str):
+            _check_value(loc + ("data_source",), step.data_source, scope, problems)
+    if isinstance(step, SwitchStep):
+        _check_value(loc + ("expression",), step.expression, scope, problems)
     for key, expr in conditions_here:
         if expr is not None:
             check_condition(loc + (key,), expr, own, problems)
@@ -158,6 +161,28 @@ def _check_container(loc: Loc, step: Any, scope: Scope, defaults: Defaults,
             _check_step(loc + where + (position,), child, inner, defaults, problems)
             if sequence:
                 inner.earlier.add(child.name)
+
+
+def _check_value(loc: Loc, text: str, scope: Scope, problems: Problems) -> None:
+    """A for_loop's data_source or a switch's expression: a template, or a bare path whose
+    step (`steps.NAME.x`, `NAME.x`, `previous_response:NAME`) must have run before."""
+    if templates.has_template(text):
+        check_template(loc, text, scope, problems)
+        return
+    text = text.strip()
+    if text.startswith("previous_response:"):
+        name = text.split(":")[1]
+    else:
+        root = re.split(r"[.\[]", text, maxsplit=1)[0]
+        if root in templates.ROOTS and root != "steps":
+            if root == "loop" and not scope.in_loop:
+                problems.add(loc, "loop.* exists only inside the steps of a for_loop or "
+                                  "while_loop")
+            return
+        name = re.split(r"[.\[]", text.removeprefix("steps."), maxsplit=1)[0]
+    problem = _step_reference(name, scope) if name else None
+    if problem:
+        problems.add(loc, problem)
 
 
 def _check_raw_step(index: int, raw: dict[str, Any], scope: Scope,

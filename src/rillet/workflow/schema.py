@@ -353,6 +353,19 @@ class ForLoopStep(ContainerBase):
                                         "iteration; true ends the loop.")
     continue_condition: str | None = None
 
+    @field_validator("iterator")
+    @classmethod
+    def _free_name(cls, value: str) -> str:
+        reserved = ("index", "total", "length", "first", "last", "is_first", "is_last",
+                    "level", "parent", "iteration", "count")
+        if value in reserved:
+            raise ValueError(f"'{value}' is a loop variable of its own (loop.{value}); "
+                             f"name the item something else")
+        if not value.isidentifier():
+            raise ValueError(f"'{value}' cannot be read as loop.{value}; use letters, "
+                             f"digits and _")
+        return value
+
 
 class WhileLoopStep(ContainerBase):
     """`type: while_loop`: its steps run again while `condition` holds, at most

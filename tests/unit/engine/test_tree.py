@@ -506,6 +506,21 @@ async def test_claude_cli_processes_stay_within_the_run_wide_cap(write_workflow,
       parallel_tasks:
         - {id: a, prompt: "x", claude_options: {max_trns: 3}}
     """, "parallel_tasks[0].claude_options.max_trns: Extra inputs are not permitted"),
+    ("""
+    - name: each
+      type: for_loop
+      data_source: "previous_response:plann:topics"
+      steps:
+        - {name: a, type: claude, prompt: "x"}
+    - {name: plan, type: claude, prompt: "x"}
+    """, "data_source: there is no step named 'plann'; did you mean plan?"),
+    ("""
+    - name: pick
+      type: switch
+      expression: "detect.language"
+      cases: {python: [{name: a, type: claude, prompt: "x"}]}
+    - {name: detect, type: claude, prompt: "x"}
+    """, "expression: step 'detect' runs after this one"),
 ])
 def test_the_loader_checks_children_in_their_own_scope(body, message):
     import textwrap
