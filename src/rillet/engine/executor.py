@@ -21,7 +21,7 @@ from rillet.engine.context import RunContext, new_run_id, safe_output_path
 from rillet.engine.modes import default_run_mode, step_mode
 from rillet.engine.output import OutputFileWriter
 from rillet.engine.results import ResultStore
-from rillet.engine.scope import Scope
+from rillet.engine.scope import Scope, find_result
 from rillet.engine.walk import (
     Budget, BudgetExceeded, ProcessLimiter, Walker, default_claude_processes,
 )
@@ -78,7 +78,10 @@ class RunResult:
         return self.status == "completed"
 
     def __getitem__(self, step: str) -> StepResult:
-        return self.results[step]
+        """A step's result by name, or at any depth by its path (`fanout.branch_a`,
+        `review[3].summarise`)."""
+        found = self.results.get(step)
+        return found if found is not None else find_result(self.results, step)
 
     def raise_for_status(self) -> RunResult:
         if not self.success:

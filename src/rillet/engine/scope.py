@@ -10,6 +10,7 @@ Step modules read a scope the way they read the run: `template_context()`, `resu
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -121,3 +122,27 @@ def while_variables(iteration: int, parent: dict[str, Any] | None) -> dict[str, 
 
 _LOOP_KEYS = frozenset({"item", "index", "total", "length", "first", "last", "is_first",
                         "is_last", "level", "parent", "iteration", "count"})
+
+
+_LABEL_PART = re.compile(r"\[(\d+)\]|\.?([^.\[\]]+)")
+
+
+def parse_label(label: str) -> StepPath:
+    """"review[3].summarise" -> ("review", 3, "summarise")."""
+    return tuple(int(index) if index else name for index, name in _LABEL_PART.findall(label))
+
+
+def find_result(results: dict[str, StepResult], label: str) -> StepResult:
+    """The result at `label` under the top-level `results`; KeyError names what is missing."""
+    node: Any = results
+    for key in parse_label(label):
+        holder = node.children if isinstance(node, StepResult) else node
+        try:
+            node = holder[key]
+        except (KeyError, IndexError, TypeError):
+            node = None
+        if node is None:
+            raise KeyError(f"no result at '{label}' (missing: {key!r})")
+    if not isinstance(node, StepResult):
+        raise KeyError(f"'{label}' is a loop iteration, not a step; add a step name")
+    return node

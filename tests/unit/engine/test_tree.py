@@ -206,6 +206,9 @@ async def test_for_loop_keeps_one_mapping_per_iteration_with_loop_variables(
     assert iterations[1]["summarise"].text != ""
     assert json.loads(result["review"].text)[0]["points"][1]["note"] == \
         iterations[0]["points"].children[1]["note"].text
+    assert result["review[1].points[0].note"] is iterations[1]["points"].children[0]["note"]
+    with pytest.raises(KeyError, match="missing: 5"):
+        result["review[5].draft"]
 
 
 PARALLEL_LOOP = f"""
