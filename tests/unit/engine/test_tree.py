@@ -583,3 +583,36 @@ async def test_the_budget_covers_the_branches_of_a_parallel(write_workflow, run_
     # Either branch alone fits; the one whose cost takes the run over the budget fails.
     statuses = sorted(r.status for r in capped["fanout"].children.values())
     assert statuses == ["completed", "failed"]
+
+
+RESUMABLE_FAN = """
+workflow:
+  name: resumable-fan
+  checkpoint_enabled: true
+  checkpoint_dir: {checkpoints}
+  steps:
+    - name: fanout
+      type: parallel
+      steps:
+        - {{name: quick, type: claude, prompt: "quick one"}}
+        - {{name: flaky, type: claude, prompt: "flaky one"}}
+"""
+
+
+async def test_resume_skips_the_branches_that_finished(write_workflow, run_opts, tmp_path,
+                                                       recorder):
+    flow = write_workflow(RESUMABLE_FAN.format(checkpoints=tmp_path / "cp"))
+    slow_drop = {"match": "flaky", "timing": {"pattern": "slow", "first_token_delay_s": 0.05,
+                                              "tokens_per_second": 400},
+                 "fault": {"kind": "drop", "after_deltas": 20}}
+    first = await rillet.run_async(flow, script=Script.model_validate(
+        {"timing": {"pattern": "fast"}, "rules": [slow_drop]}), **run_opts)
+    assert first.status == "failed" and "fanout.flaky" in first.error
+    assert first["fanout.quick"].status == "completed"
+
+    recorder.events.clear()
+    second = await rillet.run_async(flow, resume=True, script=Script.model_validate(
+        {"timing": {"pattern": "fast"}}), **run_opts)
+    assert second.success
+    assert [e.step for e in recorder.of(StepStarted)] == ["fanout", "fanout.flaky"]
+    assert second["fanout.quick"].text == first["fanout.quick"].text
