@@ -1,5 +1,6 @@
-"""The executor: runs a workflow's steps in order and drives each step's stream once,
-fanning every event out to the step's handlers, the run's listeners and its output file.
+"""The executor: sets a run up, hands its steps to the tree walker (rillet.engine.walk),
+and runs the leaf steps, driving each model step's stream once and fanning every event out
+to the step's handlers, the run's listeners and its output file.
 
 A handler never changes what a step returns: the text is collected by the step's
 AsyncResponse whatever the listeners do, and a listener that raises is detached.
@@ -9,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
-from collections.abc import Iterable
 from typing import Any, TextIO
 
 from rillet.engine.checkpoints import Checkpointer, checkpoint_path, load_checkpoint
@@ -23,7 +24,7 @@ from rillet.engine.output import OutputFileWriter
 from rillet.engine.results import ResultStore
 from rillet.engine.scope import Scope, find_result
 from rillet.engine.walk import (
-    Budget, BudgetExceeded, ProcessLimiter, Walker, default_claude_processes,
+    Budget, ProcessLimiter, Walker, default_claude_processes,
 )
 from rillet.errors import ProviderError, RilletError, StepError
 from rillet.events import (
