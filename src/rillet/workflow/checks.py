@@ -239,7 +239,7 @@ def _check_prompt(loc: Loc, step: Any, scope: Scope, problems: Problems) -> None
         if part.type != "previous_response":
             continue
         where = loc + ("prompt", j, "step")
-        problem = _step_reference(part.step, scope)
+        problem = _step_reference(re.split(r"[.\[]", part.step, maxsplit=1)[0], scope)
         if problem:
             problems.add(where, f"previous_response: {problem}")
 

@@ -11,6 +11,7 @@ import pytest
 import rillet
 from rillet.errors import WorkflowError
 from rillet.events import StepCompleted, StepFailed, StepStarted, TextDelta
+from rillet.providers import registry
 from rillet.sim.script import Script
 from rillet.workflow.loader import loads_workflow
 
@@ -56,17 +57,30 @@ workflow:
           mock: {slow(40)}
     - name: join
       type: claude
-      prompt: "A={{{{ steps.fanout.branch_a.text }}}} B={{{{ steps.fanout.branch_b.text }}}}"
+      prompt:
+        - "A={{{{ steps.fanout.branch_a.text }}}}"
+        - type: previous_response
+          step: fanout.branch_b
       mock: {{text: "joined", {FAST}}}
 """
 
 
 async def test_parallel_branches_stream_at_once_with_path_labels(write_workflow, run_opts,
-                                                                 recorder):
+                                                                 recorder, monkeypatch):
+    prompts = {}
+    original = registry.ProviderPool.open_stream
+
+    def spy(self, request, kind):
+        prompts[request.step] = request.prompt
+        return original(self, request, kind)
+
+    monkeypatch.setattr(registry.ProviderPool, "open_stream", spy)
     result = await rillet.run_async(write_workflow(PARALLEL), **run_opts)
 
     assert result.success, result.error
     fanout = result["fanout"]
+    assert prompts["join"] == (f"A={fanout.children['branch_a'].text}\n\n"
+                               f"{fanout.children['branch_b'].text}")
     assert list(fanout.children) == ["branch_a", "branch_b"]
     assert fanout.children["branch_a"].step == "fanout.branch_a"
     assert json.loads(fanout.text) == {name: r.text for name, r in fanout.children.items()}
