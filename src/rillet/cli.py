@@ -1,4 +1,4 @@
-"""The `rillet` command: run, validate, schema, sim, bench."""
+"""The `rillet` command: run, batch, validate, schema, sim, serve, bench."""
 
 from __future__ import annotations
 
@@ -228,6 +228,11 @@ def bench(
 
     argv = (["--quick"] if quick else []) + [f"--scenario={n}" for n in scenario or ()]
     raise typer.Exit(bench_main(argv + ([f"--out={out}"] if out else [])))
+
+
+from rillet.cli_batch import batch  # noqa: E402 - the command lives in its own module
+
+app.command()(batch)
 
 
 def main() -> None:
