@@ -11,7 +11,7 @@ from rillet.batching import BudgetStopped, ConcurrencyChanged, ItemEvent, ItemRe
 from rillet.events import TextDelta
 from rillet.sim.script import Script
 
-from conftest import jsonl, script
+from batch_flows import jsonl, script
 
 
 async def collect(*args, **kwargs) -> list:
