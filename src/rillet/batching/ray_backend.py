@@ -55,7 +55,7 @@ class RayBackend:
             ray.init(address=address, include_dashboard=False, log_to_driver=False,
                      configure_logging=False)
         simulator = None
-        if address is None:  # one machine: the workers share this process's folders
+        if _one_machine(ray):  # the workers share this process's folders and loopback
             from rillet.batching.local import uses_simulator
 
             settings.run_options.setdefault(
@@ -107,6 +107,12 @@ class RayBackend:
             self._simulator = None
         if self.owns_cluster:
             self.ray.shutdown()
+
+
+def _one_machine(ray: Any) -> bool:
+    from ray.util.client import ray as client
+
+    return not client.is_connected() and len([n for n in ray.nodes() if n["Alive"]]) == 1
 
 
 def _bring_home(record: dict[str, Any], document: str | None) -> None:

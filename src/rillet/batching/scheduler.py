@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,6 +166,8 @@ class _Scheduler:
         self.running: dict[asyncio.Task[dict[str, Any]], tuple[Item, int]] = {}
         self.out: asyncio.Queue[Any] = asyncio.Queue()
         self.stopping = False
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="rillet-batch-journal")
+        self.writes: set[asyncio.Future[None]] = set()
         for w in self.windows:
             stats.windows[w.name] = w.size
 
@@ -190,6 +193,7 @@ class _Scheduler:
                     loop_task.cancel()
                     await asyncio.gather(loop_task, return_exceptions=True)
         finally:
+            self.writer.shutdown(wait=True)
             log.close()
             await backend.aclose()
 
@@ -217,8 +221,10 @@ class _Scheduler:
                 self.stats.running = len(running)
         except asyncio.CancelledError:
             await self._cancel_all(running, log)
+            await asyncio.gather(*self.writes, return_exceptions=True)
             raise
         await self._cancel_all(running, log)  # the budget stop left some (none otherwise)
+        await asyncio.gather(*self.writes)
 
     async def _cancel_all(self, running: dict[asyncio.Task[dict[str, Any]], tuple[Item, int]],
                           log: journal.Journal) -> None:
@@ -260,7 +266,12 @@ class _Scheduler:
             for w in self.windows:
                 if w.succeeded():
                     self._window_changed(w, "raised after successes")
-        log.append(record)
+        # fsync takes milliseconds: it runs on the journal's thread, not in this loop, and
+        # the item is reported once its line is on disk.
+        written = asyncio.get_running_loop().run_in_executor(self.writer, log.append, record)
+        self.writes.add(written)
+        written.add_done_callback(self.writes.discard)
+        written.add_done_callback(lambda _: self.out.put_nowait(ItemResult(item.id, record)))
         self.spent_done += record.get("cost_usd") or 0.0
         status = record["status"]
         if status == "completed":
@@ -270,7 +281,6 @@ class _Scheduler:
         else:
             self.stats.failed += 1
         self._update_spent()
-        self.out.put_nowait(ItemResult(item.id, record))
 
     def _retry(self, item: Item, attempt: int, reason: str) -> bool:
         if attempt >= self.max_attempts or self.stopping:
