@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -90,7 +91,7 @@ class SessionPeak:
 
 async def main(spec: dict[str, Any]) -> dict[str, Any]:
     import rillet
-    from rillet.batching import ConcurrencyChanged, ItemRetried, ItemStarted
+    from rillet.batching import ConcurrencyChanged, ItemRetried
     from rillet.sim.script import Script
 
     tmp = Path(tempfile.mkdtemp(prefix="rillet-bench-batch-"))
@@ -113,7 +114,8 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
         began = perf_counter()
         async for out in rillet.batch(
                 tmp / "flow.yaml", data, output_dir=tmp / "out", ray=ray, events=True,
-                mode=spec.get("mode", "sim" if spec.get("storm") else "mock"), concurrency=spec["concurrency"],
+                mode=spec.get("mode", "sim" if spec.get("storm") else "mock"),
+                concurrency=spec["concurrency"],
                 script=Script.model_validate(script(spec.get("storm", 0))),
                 workspace_dir=tmp / "ws", max_attempts=50):
             kind = type(out)
@@ -121,12 +123,11 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
                 lowest = min(lowest, out.limit)
             elif kind is ItemRetried:
                 retries += 1
-            elif kind is ItemStarted:
-                pass
         seconds = perf_counter() - began
     records = [json.loads(line) for line in (tmp / "out" / "batch.jsonl").read_text()
                .splitlines()]
     counts = Counter(r["item"] for r in records)
+    shutil.rmtree(tmp, ignore_errors=True)
     return {"seconds": seconds, "items_per_s": spec["items"] / seconds, "ray_init_s": init_s,
             "peak_rss_bytes": memory.peak, "records": len(records), "unique": len(counts),
             "duplicates": sum(c - 1 for c in counts.values()),

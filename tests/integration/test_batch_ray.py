@@ -93,6 +93,35 @@ async def test_a_worker_killed_mid_item_runs_it_again_elsewhere_and_it_appears_o
     assert first["steps"]["reply"]["text"] == "Thanks, we are on it and will write back."
 
 
+
+def test_a_cancelled_worker_generator_stops_its_run_and_keeps_the_text(cluster, tmp_path,
+                                                                        workflow_file):
+    """What a worker does when the driver cancels it (ray.cancel closes the generator)."""
+    import threading
+
+    from rillet.batching.inputs import Item
+    from rillet.batching.item import ItemSettings
+    from rillet.batching.ray_backend import _run_remote
+    from rillet.workflow.loader import load_workflow
+
+    settings = ItemSettings(output_dir=tmp_path / "o", mode="mock",
+                            script=slow_script(20).model_dump(mode="json", exclude_unset=True))
+    chunks = _run_remote(load_workflow(workflow_file), Item("one", "test", {"ticket": "a"}),
+                         settings, 1)
+    kind, worker = next(chunks)
+    assert kind == "started" and worker["pid"] == os.getpid()
+    seen = ""
+    while "urgent" not in seen:
+        kind, events = next(chunks)
+        seen += "".join(e.text for e in events if type(e) is TextDelta)
+    chunks.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("rillet-item-")]
+    document = json.loads((tmp_path / "o" / "items" / "one" / "one" / "results.json")
+                          .read_text())
+    assert document["status"] == "cancelled"
+    assert document["steps"]["classify"]["text"].startswith("a bug, and urgent")
+
+
 # -- the command line, in its own process: it starts (and must stop) its own cluster --------
 
 ROOT = Path(__file__).parents[2]

@@ -76,7 +76,7 @@ async def run_item(workflow: Any, item: Item, settings: ItemSettings, *, attempt
                                     perf_counter() - started,
                                     error="cancelled: the batch stopped before it finished",
                                     results_path=out / run_id / "results.json")) from None
-    except Exception as exc:  # noqa: BLE001 - e.g. a bad template: the item fails, the batch goes on
+    except Exception as exc:  # noqa: BLE001 - the item fails alone, the batch goes on
         return _record(item, "failed", {}, attempt, started_at, perf_counter() - started,
                        error=f"{type(exc).__name__}: {exc}")
     finally:

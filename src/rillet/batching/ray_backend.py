@@ -67,7 +67,8 @@ class RayBackend:
                 simulator.__enter__()
                 settings.sim_base_url = simulator.base_url
         if settings.script is not None and not isinstance(settings.script, (str, Path)):
-            settings.script = settings.script.model_dump(mode="json", exclude_unset=True)  # has a Lock
+            # As data: a Script holds a Lock, which does not pickle.
+            settings.script = settings.script.model_dump(mode="json", exclude_unset=True)
         return cls(ray, ray.put(workflow), settings, owns_cluster=owns, simulator=simulator)
 
     async def run(self, item: Item, attempt: int, emit: Callable[[Any], None],

@@ -94,3 +94,15 @@ def test_resume_after_sigkill_finishes_the_batch_and_runs_no_item_twice(tmp_path
     records = [json.loads(x) for x in (tmp_path / "o" / "batch.jsonl").read_text().splitlines()]
     assert sorted(r["item"] for r in records) == sorted(f"line-{n}" for n in range(1, 9))
     assert {r["status"] for r in records} == {"completed"}
+
+
+def test_a_second_batch_into_the_same_folder_is_refused_in_one_line(tmp_path, workflow_file):
+    data = jsonl(tmp_path / "d.jsonl", ['{"ticket": "a"}'])
+    args = ["batch", str(workflow_file), "--inputs", str(data), "--mode", "mock",
+            "--script", str(write_script(tmp_path)), "--output-dir", str(tmp_path / "o")]
+    assert runner.invoke(app, args).exit_code == 0
+    again = runner.invoke(app, args)
+    assert again.exit_code == 2
+    assert again.output.strip() == (f"rillet batch: {tmp_path / 'o' / 'batch.jsonl'} already "
+                                    "holds 1 item(s): pass --resume to go on with it, or "
+                                    "choose another --output-dir")

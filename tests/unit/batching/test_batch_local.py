@@ -140,3 +140,23 @@ async def test_429s_halve_the_concurrency_and_every_item_still_finishes_once(
     assert sorted(line["item"] for line in lines) == sorted(f"line-{n}" for n in range(1, 11))
     assert {line["status"] for line in lines} == {"completed"}
     assert max(line["attempts"] for line in lines) > 1
+
+
+async def test_on_the_simulator_the_real_sdks_429s_reach_the_windows_and_no_item_is_lost(
+        tmp_path, workflow_file):
+    # Each refused request is retried twice by the anthropic SDK itself: 12 refusals make
+    # the first four items fail through, and the batch queues them again.
+    storm = Script.model_validate({
+        "timing": {"pattern": "fast"},
+        "rules": [{"match": "Classify", "text": "a bug.",
+                   "fault": {"kind": "http_error", "status": 429, "times": 12}},
+                  {"match": "Reply", "text": "On it."}]})
+    data = jsonl(tmp_path / "d.jsonl", [f'{{"ticket": "t{n}"}}' for n in range(6)])
+    outs = await collect(workflow_file, data, output_dir=tmp_path / "o", mode="sim",
+                         script=storm, concurrency=4, events=True)
+    lowered = [o for o in outs if type(o) is ConcurrencyChanged]
+    assert lowered and lowered[0].provider.startswith("anthropic_api/sim")
+    assert "rate_limit (HTTP 429)" in lowered[0].reason
+    lines = journal_lines(tmp_path / "o")
+    assert sorted(line["item"] for line in lines) == [f"line-{n}" for n in range(1, 7)]
+    assert {line["status"] for line in lines} == {"completed"}

@@ -84,3 +84,38 @@ def test_on_a_terminal_the_progress_is_a_live_panel(stats):
     assert "gemini/sim/sim: concurrency lowered" in text
     assert "line-3 0.50s $0.0100 — boom" in text
     assert "\x1b[" in text  # drawn with terminal controls, not plain lines
+
+
+def test_without_a_figure_the_cap_reads_the_free_memory_of_this_machine(tmp_path):
+    flow = tmp_path / "f.yaml"
+    flow.write_text("workflow:\n  name: f\n  steps:\n    - {name: a, type: claude, prompt: hi}\n",
+                    encoding="utf-8")
+    cap = claude_cli_cap(load_workflow(flow), "sim")
+    with open("/proc/meminfo", encoding="ascii") as file:
+        free_kb = next(int(line.split()[1]) for line in file if line.startswith("MemAvailable"))
+    assert abs(cap - free_kb / 1024 * 0.5 // 190) <= 1
+
+
+def test_ray_chunks_fold_a_steps_text_and_usage_and_flush_at_4_kb():
+    import queue
+
+    from rillet.batching.ray_backend import _END, COALESCE_BYTES, _coalesced
+    from rillet.events import StepStarted, TextDelta, Usage
+
+    events: queue.SimpleQueue = queue.SimpleQueue()
+    events.put(StepStarted("a", "claude"))
+    for n in range(3):
+        events.put(TextDelta("a", f"t{n} "))
+        events.put(Usage("a", 5, n + 1))
+    events.put(TextDelta("b", "other"))
+    events.put(_END)
+    [(kind, chunk)] = list(_coalesced(events))
+    assert kind == "events"
+    assert chunk == [StepStarted("a", "claude"), TextDelta("a", "t0 t1 t2 "), Usage("a", 5, 3),
+                     TextDelta("b", "other")]
+    big: queue.SimpleQueue = queue.SimpleQueue()
+    for _ in range(3):
+        big.put(TextDelta("a", "x" * (COALESCE_BYTES // 2)))
+    big.put(_END)
+    sizes = [sum(len(e.text) for e in chunk) for _, chunk in _coalesced(big)]
+    assert sizes == [COALESCE_BYTES, COALESCE_BYTES // 2]
