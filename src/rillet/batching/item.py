@@ -62,7 +62,8 @@ async def run_item(workflow: Any, item: Item, settings: ItemSettings, *, attempt
         workflow = workflow.model_copy(update={"checkpoint_dir": str(out / "checkpoints")})
     rate_limits: list[str] = []
     token = STREAM_OBSERVER.set(_rate_limit_observer(rate_limits))
-    listeners = [_Emit(emit)] if emit is not None else []
+    listeners = [*settings.run_options.get("listeners", []),
+                 *([_Emit(emit)] if emit is not None else [])]
     started = perf_counter()
     try:
         result = await run_async(

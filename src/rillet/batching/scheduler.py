@@ -199,6 +199,7 @@ class _Scheduler:
 
     async def _loop(self, backend: Any, log: journal.Journal,
                     running: dict[asyncio.Task[dict[str, Any]], tuple[Item, int]]) -> None:
+        self._update_spent()  # a resumed batch may have spent its budget already
         try:
             while self.queue or running:
                 while (self.queue and not self.stopping and len(running) < self.concurrency

@@ -20,3 +20,9 @@ def workflow_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def fast_script() -> Script:
     return Script.model_validate(script())
+
+
+@pytest.fixture(autouse=True)
+def in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs create the workflow's workspace in the current folder: keep it out of the repo."""
+    monkeypatch.chdir(tmp_path)

@@ -160,3 +160,16 @@ async def test_on_the_simulator_the_real_sdks_429s_reach_the_windows_and_no_item
     lines = journal_lines(tmp_path / "o")
     assert sorted(line["item"] for line in lines) == [f"line-{n}" for n in range(1, 7)]
     assert {line["status"] for line in lines} == {"completed"}
+
+
+async def test_a_resumed_batch_whose_budget_is_spent_starts_nothing(tmp_path, workflow_file,
+                                                                    fast_script):
+    data = jsonl(tmp_path / "d.jsonl", ['{"ticket": "a"}', '{"ticket": "b"}'])
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "batch.jsonl").write_text(json.dumps({"item": "line-1", "status": "completed",
+                                                 "cost_usd": 2.0}) + "\n")
+    outs = await collect(workflow_file, data, output_dir=out, mode="mock", script=fast_script,
+                         resume=True, max_cost_usd=1.0, events=True)
+    assert [type(o).__name__ for o in outs] == ["BudgetStopped"]
+    assert len(journal_lines(out)) == 1
