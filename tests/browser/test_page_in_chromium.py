@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
+import re
 import textwrap
 import threading
 import time
@@ -37,7 +37,7 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-WORDS = " ".join(f"word{i}" for i in range(160))
+WORDS = " ".join(f"word{i}" for i in range(400))
 FLOW = f"""
 workflow:
   name: browser-demo
@@ -47,7 +47,7 @@ workflow:
       prompt: "Write slowly"
       mock:
         text: "# Rivers\\n\\nThey carve **valleys** and <b>keep</b> going. {WORDS}"
-        timing: {{pattern: slow, first_token_delay_s: 0, tokens_per_second: 80}}
+        timing: {{pattern: slow, first_token_delay_s: 0, tokens_per_second: 200}}
     - name: polish
       type: gemini
       prompt: "Polish: {{{{ steps.draft.text }}}}"
@@ -140,8 +140,25 @@ def test_the_text_grows_token_by_token_and_ends_as_markdown(page):
     assert where == "· mock"
     driver.find_element(By.ID, "run").click()
     wait(driver, lambda d: body_text(d, "draft"))
-    growth = sample_growth(driver, "draft", lambda: badge(driver, "draft") == "✓ done")
-    assert len(growth) >= 10 and growth == sorted(growth)  # many sizes, always growing
+    feet, scrolled = set(), 0
+    seen: list[int] = []
+    while badge(driver, "draft") != "✓ done":
+        length, foot, top = driver.execute_script(
+            "const p = document.querySelector(\"section[data-step='draft']\");"
+            "const b = p.querySelector('.body');"
+            "return [b.textContent.length, p.querySelector('.foot').textContent, b.scrollTop];")
+        if not seen or length != seen[-1]:
+            seen.append(length)
+        feet.add(foot)
+        scrolled = max(scrolled, top)
+        time.sleep(0.02)
+    assert len(seen) >= 10 and seen == sorted(seen)  # many sizes, always growing
+    # Tokens so far while it streams (estimated between the provider's reports), and
+    # the step's text box follows the newest text.
+    counts = sorted(int(m[1]) for f in feet if (m := re.search(r"(\d+) tokens so far", f)))
+    assert len(counts) >= 3 and counts[-1] > counts[0]
+    assert scrolled > 0
+    assert driver.find_element(By.CSS_SELECTOR, "section[data-step='draft'] .where").text == "mock"
     wait(driver, lambda d: "done" in d.find_element(By.ID, "summary").text)
     rendered = driver.find_element(By.CSS_SELECTOR, "section[data-step='draft'] .rendered")
     assert rendered.find_element(By.TAG_NAME, "h1").text == "Rivers"

@@ -2,27 +2,27 @@
 (or cancelled) run can be replayed later, as the web page's past runs are.
 
 Each line is one event as `event_to_dict` gives it, after `t`: the seconds from the run's
-start to when the line was written. The per-token cost is one list append: a loop timer
-writes what is held every FLUSH_S (at once past MAX_HELD events, for a producer that never
-yields), and consecutive text or thinking deltas of one step become one line. So `t` is
-within FLUSH_S of the events' arrival, and a replay's text grows frame by frame.
+start to when the line was written. The per-token cost is one C-level append to a deque:
+a writer thread drains it every FLUSH_S (also when the event loop never yields, so memory
+stays bounded), joins consecutive text or thinking deltas of one step into one line and
+writes them off the event loop. So `t` is within FLUSH_S of the events' arrival, and a
+replay's text grows frame by frame.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-from itertools import groupby
-from operator import attrgetter
+import threading
+from collections import deque
+from itertools import groupby, repeat
+from operator import attrgetter, call
 from pathlib import Path
 from time import perf_counter
-from typing import Any
 
 from rillet.events import Event, TextDelta, ThinkingDelta, event_to_dict
 
 FILE_NAME = "events.jsonl"
 FLUSH_S = 0.02
-MAX_HELD = 4096
 
 _step, _text = attrgetter("step"), attrgetter("text")
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
@@ -34,53 +34,49 @@ class RunEventLog:
     def __init__(self, run_dir: Path):
         self.path = run_dir / FILE_NAME
         self._file = self.path.open("a", encoding="utf-8")
-        self._held: list[Event] = []
+        self._held: deque[Event] = deque()
+        self.on_event = self._held.append  # the whole per-token cost
         self._started = perf_counter()
         self._error: BaseException | None = None
-        self._timer: Any = None
-        try:
-            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            self._loop = None
-        self._tick()
+        self._stop = threading.Event()
+        self._writer = threading.Thread(target=self._write_until_closed, daemon=True,
+                                        name=f"rillet events log {run_dir.name}")
+        self._writer.start()
 
-    def on_event(self, event: Event) -> None:
+    def _write_until_closed(self) -> None:
+        while not self._stop.wait(FLUSH_S):
+            try:
+                self._drain()
+            except Exception as exc:  # noqa: BLE001 - reported by close(); the run goes on
+                self._error = exc
+                self.on_event = _ignore  # type: ignore[method-assign]
+                self._held.clear()
+                return
+
+    def _drain(self) -> None:
         held = self._held
-        held.append(event)
-        if len(held) >= MAX_HELD:
-            self.flush()
-
-    def _tick(self) -> None:
-        if self._loop is None or self._file.closed:
-            return
-        try:
-            self.flush()
-        except Exception as exc:  # noqa: BLE001 - reported by close(); the run goes on
-            self._error = exc
-            self._held = []
-            return  # no more ticks: the log stops, the run does not
-        self._timer = self._loop.call_later(FLUSH_S, self._tick)
-
-    def flush(self) -> None:
-        held = self._held
-        if not held or self._file.closed:
-            return
-        self._held = []
-        self._file.write(_lines(held, round(perf_counter() - self._started, 4)))
-        self._file.flush()
+        count = len(held)
+        if count:
+            events = list(map(call, repeat(held.popleft, count)))
+            self._file.write(_lines(events, round(perf_counter() - self._started, 4)))
+            self._file.flush()
 
     def close(self) -> None:
         if self._file.closed:
             return
-        if self._timer is not None:
-            self._timer.cancel()
+        self._stop.set()
+        self._writer.join()
         try:
             if self._error is None:
-                self.flush()
+                self._drain()
         finally:
             self._file.close()
         if self._error is not None:
             raise self._error
+
+
+def _ignore(event: Event) -> None:
+    pass
 
 
 def _lines(events: list[Event], t: float) -> str:
