@@ -160,3 +160,47 @@ def test_the_run_reporter_prints_above_the_lanes_while_they_are_live(tmp_path):
     finish(b, "fanout.b", "")
     reporter.on_event(StepSkipped("after", "condition is false"))
     assert stream.getvalue().endswith("○ after: skipped (condition is false)\x1b[0m\n")
+
+
+TWO_STEPS = """
+workflow:
+  name: {name}
+  steps:
+    - name: {step}
+      type: claude
+      prompt: "Write"
+      mock:
+        text: "{text}"
+        timing: {{pattern: slow, first_token_delay_s: 0, tokens_per_second: 300}}
+"""
+
+
+async def test_two_runs_streaming_at_once_through_the_executor_share_the_console_by_lines(tmp_path):
+    """The real executor and mock provider, two steps streaming concurrently to one piped
+    stream (two runs in one loop: what parallel branches do to the console)."""
+    import asyncio
+
+    import rillet
+    from rillet.workflow.loader import loads_workflow
+
+    lines_a = [f"alpha line {i} with a few words" for i in range(6)]
+    lines_b = [f"beta line {i} with a few words" for i in range(6)]
+    stream = io.StringIO()
+    flows = [loads_workflow(TWO_STEPS.format(name=name, step=step, text="\\n".join(lines)))
+             for name, step, lines in (("a", "branch_a", lines_a), ("b", "branch_b", lines_b))]
+    results = await asyncio.gather(*(
+        rillet.run_async(flow, mode="mock", output_dir=tmp_path, stdout=stream,
+                         default_handlers=["console"]) for flow in flows))
+    assert all(r.success for r in results)
+    shown = stream.getvalue().splitlines()
+    for label, lines in (("branch_a", lines_a), ("branch_b", lines_b)):
+        mine = [line.split(" │ ", 1)[1] for line in shown if line.startswith(label + " │ ")]
+        text = [line for line in mine if not line.startswith(("▶", "■"))]
+        # Whole lines, in order (the first step may have written a line before the second
+        # one started, unprefixed, as a step alone does).
+        assert len(text) >= 4 and text == lines[len(lines) - len(text):]
+        assert mine[-1].startswith(f"■ {label} · ")
+    # Interleaved, yet no line holds text of both steps.
+    assert not any("alpha" in line and "beta" in line for line in shown)
+    owners = [line.split(" │ ")[0] for line in shown if " │ " in line]
+    assert owners.index("branch_b") < len(owners) - 1 - owners[::-1].index("branch_a")
