@@ -19,7 +19,8 @@ _ENDINGS = ("PipelineCompleted", "PipelineFailed")
 
 
 def list_runs(output_dir: Path) -> list[dict[str, Any]]:
-    """The newest runs first: id, workflow, status, duration and when it started."""
+    """The newest runs first: id, workflow, status, duration and when its log was last
+    written (`updated`, seconds since the epoch)."""
     if not output_dir.is_dir():
         return []
     logs = sorted((p / FILE_NAME for p in output_dir.iterdir()
@@ -38,8 +39,9 @@ def _describe(log: Path) -> dict[str, Any] | None:
     if first is None or first.get("type") != "PipelineStarted":
         return None
     run = {"run_id": log.parent.name, "workflow": first.get("workflow"),
-           "steps": first.get("steps"), "started": log.stat().st_ctime,
-           "status": "unfinished", "duration_s": last.get("t") if last else None}
+           "steps": first.get("steps"), "updated": log.stat().st_mtime,
+           "status": "unfinished",
+           "duration_s": last.get("duration_s", last.get("t")) if last else None}
     if last is not None:
         run["status"] = ("completed" if last["type"] == "PipelineCompleted" else
                          "cancelled" if last.get("cancelled") else "failed")

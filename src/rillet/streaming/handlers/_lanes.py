@@ -207,8 +207,13 @@ class _LaneView:
             if lane.tokens:
                 figures.append(f"{lane.tokens} tokens")
             state = ("■ ", "green") if lane.done else ("▶ ", "bold")
-            line = Text.assemble(state, (lane.label, "bold"), (f" · {' · '.join(figures)} │ ",
-                                                                   "dim"), lane.latest_line())
+            head = Text.assemble(state, (lane.label, "bold"),
+                                 (f" · {' · '.join(figures)} │ ", "dim"))
+            # The newest words are at the end of the line: cut from the left.
+            latest, room_left = lane.latest_line(), options.max_width - head.cell_len
+            if len(latest) > room_left > 1:
+                latest = "…" + latest[len(latest) - room_left + 1:]
+            line = head + latest
             line.no_wrap = True
             line.overflow = "ellipsis"
             yield line

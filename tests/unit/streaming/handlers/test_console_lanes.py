@@ -204,3 +204,19 @@ async def test_two_runs_streaming_at_once_through_the_executor_share_the_console
     assert not any("alpha" in line and "beta" in line for line in shown)
     owners = [line.split(" │ ")[0] for line in shown if " │ " in line]
     assert owners.index("branch_b") < len(owners) - 1 - owners[::-1].index("branch_a")
+
+
+def test_a_lane_longer_than_the_terminal_shows_its_newest_words():
+    stream = FakeTTY()
+    a, b = console("p.a", stream), console("p.b", stream)
+    start(a, "p.a")
+    start(b, "p.b")
+    a.on_event(TextDelta("p.a", " ".join(f"w{i}" for i in range(300))))
+    a._out.flush()
+    view = _lanes.live_console(stream)
+    with view.capture() as captured:
+        view.print(_lanes._LaneView(_lanes.screen_for(stream)))
+    row = ANSI.sub("", captured.get()).replace("\r", "").splitlines()[0]
+    assert row.endswith(" w298 w299") and "│ …" in row and len(row) <= view.width
+    finish(a, "p.a", "")
+    finish(b, "p.b", "")
