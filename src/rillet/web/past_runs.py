@@ -57,8 +57,8 @@ def log_path(output_dir: Path, run_id: str) -> Path | None:
 
 
 def read_events(path: Path, offset: int, size: int = 65_536) -> tuple[list[dict[str, Any]], int]:
-    """The whole lines from `offset` on (about `size` bytes of them) and the next offset;
-    no lines at the end of the file."""
+    """The events of the whole lines from `offset` on (about `size` bytes of them) and the
+    offset after them: the same offset at the end of the file."""
     with path.open("rb") as file:
         file.seek(offset)
         chunk = file.read(size)

@@ -35,6 +35,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from rillet.api import stream as stream_run
+from rillet.engine.modes import default_run_mode
 from rillet.local_http import start_site
 from rillet.web import past_runs
 from rillet.web.feed import Feed, live_ready, step_modes
@@ -61,8 +62,6 @@ def workflow_summary(workflow: Any, default_mode: str | None = None,
     """What the page shows before a run: the workflow, its inputs and its steps, and for
     each run mode where each model step would run. `live` is offered only when every
     provider the workflow uses has credentials."""
-    from rillet.engine.modes import default_run_mode
-
     steps = []
     for step in workflow.steps:
         kind = step.type
@@ -235,8 +234,6 @@ class WebServer:
             "X-Accel-Buffering": "no"})
         await response.prepare(request)
         mode = run.mode if run.mode is not None else self.mode
-        from rillet.engine.modes import default_run_mode
-
         feed = Feed(self.workflow, mode or default_run_mode())
         events = stream_run(self.workflow, mode=mode, output_dir=self.output_dir,
                             workspace_dir=self.workspace_dir, inputs=run.inputs, quiet=True)
@@ -288,9 +285,10 @@ class WebServer:
         started, offset = loop.time(), 0
         try:
             while True:
-                events, offset = await asyncio.to_thread(past_runs.read_events, path, offset)
-                if not events:
+                events, end = await asyncio.to_thread(past_runs.read_events, path, offset)
+                if end == offset:
                     break
+                offset = end
                 for event in events:
                     delay = started + float(event.pop("t", 0) or 0) - loop.time()
                     if timing == "original" and delay > 0:
