@@ -100,8 +100,13 @@ class Screen:
             handler.share(self._lane(handler))
         elif len(self.running) > 1:
             self.shared = True
-            for each in self.running:
+            for each in self.running:  # what each has written so far goes out plainly first
                 each.share(self._lane(each))
+        if self.shared and self.tty and self.live is None:
+            console = Console(file=self.stream, highlight=False, soft_wrap=True)
+            self.live = Live(_LaneView(self), console=console, auto_refresh=False,
+                             transient=True, redirect_stdout=False, redirect_stderr=False)
+            self.live.start()
 
     def leave(self, handler: ConsoleHandler) -> None:
         if handler not in self.running:
@@ -120,11 +125,6 @@ class Screen:
     def _lane(self, handler: ConsoleHandler) -> Lane:
         lane = Lane(handler)
         self.lanes.append(lane)
-        if self.tty and self.live is None:
-            console = Console(file=self.stream, highlight=False, soft_wrap=True)
-            self.live = Live(_LaneView(self), console=console, auto_refresh=False,
-                             transient=True, redirect_stdout=False, redirect_stderr=False)
-            self.live.start()
         return lane
 
     # -- writing -----------------------------------------------------------------------------
