@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from rillet.engine.checkpoints import Checkpointer, checkpoint_path, load_checkpoint
 from rillet.engine.context import RunContext, new_run_id, safe_output_path
+from rillet.engine.event_log import RunEventLog
 from rillet.engine.modes import default_run_mode, step_mode
 from rillet.engine.output import OutputFileWriter
 from rillet.engine.results import ResultStore
@@ -167,7 +168,8 @@ class Executor:
         ctx = self._context()
         store = ResultStore(ctx.run_dir)
         checkpointer = self._checkpointer(ctx)
-        run_listeners = Fanout("<run>", list(opts.listeners), self.warnings)
+        run_listeners = Fanout("<run>", [*opts.listeners, RunEventLog(ctx.run_dir)],
+                               self.warnings)
         self._run_listeners = run_listeners
         self._budget = Budget(wf.max_cost_usd, ctx)
         self._limiter = ProcessLimiter(opts.max_claude_processes or default_claude_processes())
