@@ -4,8 +4,15 @@ event of the run back to the page as server-sent events.
 GET /          the page (static HTML shipped with the package)
 GET /workflow  the workflow's summary as JSON (name, description, inputs, steps)
 POST /runs     {"inputs": {...}, "mode": "mock"} -> text/event-stream, one `data:` line per
-               event (`event_to_dict`), until the run ends. A client that goes away cancels
-               its run: `rillet.stream` then closes the streams and writes the partial results.
+               event (`event_to_dict`, plus `mode` on a model step's StepStarted and `markdown`,
+               its Markdown, on StepCompleted: see feed.py), until the run ends. A client
+               that goes away cancels its run: `rillet.stream` then closes the streams and
+               writes the partial results. One that stops reading is dropped and its run
+               goes on (see client_queue.py).
+GET /runs      past runs in the output directory (from their event logs), newest first
+GET /runs/ID/events?timing=original|none
+               a past run's events again, as the run sent them: with their original
+               timing, or all at once
 
 The page reads POST /runs with fetch(), never EventSource: EventSource reconnects on its own
 and every reconnect would start a new run.
@@ -28,10 +35,12 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from rillet.api import stream as stream_run
+from rillet.engine.modes import default_run_mode
 from rillet.errors import RilletError
-from rillet.events import event_to_dict
 from rillet.local_http import start_site
-from rillet.web.feed import CLIENT_QUEUE_EVENTS, RunFeed
+from rillet.web import past_runs
+from rillet.web.client_queue import CLIENT_QUEUE_EVENTS, RunFeed
+from rillet.web.feed import Feed, live_ready, step_modes
 from rillet.web.guard import add_security_headers, allowed_hosts, guard, is_loopback
 
 MODES = ("mixed", "mock", "sim", "live")
@@ -50,17 +59,24 @@ class RunRequest(BaseModel):
     mode: Literal["mixed", "mock", "sim", "live"] | None = None
 
 
-def workflow_summary(workflow: Any, default_mode: str | None = None) -> dict[str, Any]:
-    """What the page shows before a run: the workflow, its inputs and its steps."""
+def workflow_summary(workflow: Any, default_mode: str | None = None,
+                     output_dir: Path | None = None) -> dict[str, Any]:
+    """What the page shows before a run: the workflow, its inputs and its steps, and for
+    each run mode where each model step would run. `live` is offered only when every
+    provider the workflow uses has credentials."""
     steps = []
     for step in workflow.steps:
         kind = step.type
         provider = getattr(step, "provider", None) or ("gemini" if kind == "gemini" else None)
         steps.append({"name": step.name, "type": kind, "provider": provider,
                       "model": getattr(step, "model", None), "condition": step.condition})
+    credentials = live_ready(workflow)
+    modes = [m for m in MODES if m != "live" or all(credentials.values())]
     return {"name": workflow.name, "description": workflow.description,
-            "inputs": workflow.inputs, "steps": steps, "modes": list(MODES),
-            "default_mode": default_mode}
+            "inputs": workflow.inputs, "steps": steps, "modes": modes,
+            "default_mode": default_mode or default_run_mode(), "credentials": credentials,
+            "step_modes": {m: step_modes(workflow, m) for m in MODES},
+            "output_dir": str(output_dir or workflow.defaults.output_dir)}
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -117,7 +133,8 @@ class WebServer:
         self.write_timeout_s = write_timeout_s
         self._handlers: set[asyncio.Task[Any]] = set()
         self._page = _page_html(workflow.name)
-        self._summary = _dumps(workflow_summary(workflow, mode))
+        self._output_root = Path(output_dir or workflow.defaults.output_dir)
+        self._summary = _dumps(workflow_summary(workflow, mode, self._output_root))
         self._runs: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._runner: web.AppRunner | None = None
@@ -145,6 +162,8 @@ class WebServer:
         app.router.add_get("/", self._index)
         app.router.add_get("/workflow", self._workflow)
         app.router.add_post("/runs", self._run)
+        app.router.add_get("/runs", self._past_runs)
+        app.router.add_get("/runs/{run_id}/events", self._replay)
         return app
 
     async def start(self) -> None:
@@ -216,11 +235,12 @@ class WebServer:
             "X-Accel-Buffering": "no"})
         await response.prepare(request)
         mode = run.mode if run.mode is not None else self.mode
+        pages = Feed(self.workflow, mode or default_run_mode())  # events -> page payloads
         events = stream_run(self.workflow, mode=mode, output_dir=self.output_dir,
                             workspace_dir=self.workspace_dir, inputs=run.inputs, quiet=True,
                             allow_code=self.allow_code)
         # The run is a task of its own holding the run slot; a client that falls behind is
-        # dropped (its connection closed) and the run goes on (rillet.web.feed).
+        # dropped (its connection closed) and the run goes on (rillet.web.client_queue).
         transport = request.transport
         feed = RunFeed(events, limit=self.client_queue,
                        on_drop=lambda: transport.close() if transport is not None else None)
@@ -229,7 +249,7 @@ class WebServer:
         write = response.write
         try:
             async for event in feed:
-                await asyncio.wait_for(write(_sse(event_to_dict(event))), self.write_timeout_s)
+                await asyncio.wait_for(write(_sse(pages.payload(event))), self.write_timeout_s)
             if feed.cancelled and self._stopping:
                 await self._last_word(response, "the server stopped, so the run was "
                                                 "cancelled; what it produced so far is in "
@@ -248,6 +268,46 @@ class WebServer:
         except Exception as exc:  # noqa: BLE001 - the page must hear why, not a cut stream
             await self._last_word(response, str(exc) if isinstance(exc, RilletError)
                                   else f"{type(exc).__name__}: {exc}")
+        return response
+
+    # --- past runs -------------------------------------------------------------------------
+
+    async def _past_runs(self, request: web.Request) -> web.Response:
+        runs = await asyncio.to_thread(past_runs.list_runs, self._output_root)
+        return web.Response(text=_dumps({"output_dir": str(self._output_root), "runs": runs}),
+                            content_type="application/json", headers={"Cache-Control": "no-store"})
+
+    async def _replay(self, request: web.Request) -> web.StreamResponse:
+        """A past run's events as server-sent events, read from its log a chunk at a time
+        off the event loop, at their original pace (`timing=original`) or at once."""
+        run_id = request.match_info["run_id"]
+        timing = request.query.get("timing", "original")
+        if timing not in ("original", "none"):
+            return _error(400, f"timing must be original or none, not {timing!r}")
+        path = await asyncio.to_thread(past_runs.log_path, self._output_root, run_id)
+        if path is None:
+            return _error(404, f"no run '{run_id}' with an event log in {self._output_root}")
+        response = web.StreamResponse(headers={
+            "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no"})
+        await response.prepare(request)
+        feed = Feed(self.workflow, None)
+        loop = asyncio.get_running_loop()
+        started, offset = loop.time(), 0
+        try:
+            while True:
+                events, end = await asyncio.to_thread(past_runs.read_events, path, offset)
+                if end == offset:
+                    break
+                offset = end
+                for event in events:
+                    delay = started + float(event.pop("t", 0) or 0) - loop.time()
+                    if timing == "original" and delay > 0:
+                        await asyncio.sleep(delay)
+                    await response.write(_sse(feed.replayed(event)))
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the page went away
         return response
 
     @staticmethod

@@ -206,3 +206,47 @@ async def test_output_to_file_never_writes_through_a_symlinked_folder(write_work
 
     assert result.status == "failed" and "symlink" in result.error
     assert list(elsewhere.iterdir()) == []
+
+
+FANNED = """
+workflow:
+  name: fanned
+  checkpoint_enabled: true
+  checkpoint_dir: {checkpoints}
+  inputs: {{topic: rivers}}
+  steps:
+    - name: fanout
+      type: parallel
+      steps:
+        - {{name: quick, type: claude, prompt: "quick", mock: {{text: "quick answer",
+            timing: {{pattern: fast}}}}}}
+        - {{name: flaky, type: claude, prompt: "flaky", mock: {{text: "flaky answer",
+            timing: {{first_token_delay_s: 0.3, tokens_per_second: 400}}{fault}}}}}
+"""
+
+
+async def test_a_cut_checkpoint_resumes_a_container_by_path(write_workflow, run_opts,
+                                                            tmp_path, recorder):
+    checkpoints = tmp_path / "cp"
+    failing = write_workflow(FANNED.format(
+        checkpoints=checkpoints, fault=", fault: {kind: drop, after_deltas: 1}"))
+    first = await rillet.run_async(failing, **run_opts)
+    assert first.status == "failed" and "fanout.flaky" in first.error
+    file = checkpoint_path(checkpoints, "fanned")
+    header = json.loads(file.read_text().splitlines()[0])
+    assert set(header) == {"run"} and len(header["run"]["inputs_sha256"]) == 64
+    with file.open("a", encoding="utf-8") as f:
+        f.write('{"result": {"step": "fanout.flaky", "stat')  # a crash mid-record
+
+    recorder.events.clear()
+    fixed = write_workflow(FANNED.format(checkpoints=checkpoints, fault=""))
+    second = await rillet.run_async(fixed, resume=True, **run_opts)
+
+    assert second.success, second.error
+    assert [e.step for e in recorder.of(StepStarted)] == ["fanout", "fanout.flaky"]
+    assert second["fanout.quick"].text == "quick answer"
+    assert second["fanout.flaky"].text == "flaky answer"
+    for line in file.read_text().splitlines():
+        json.loads(line)  # the cut record was trimmed: every record whole
+    with pytest.raises(CheckpointMismatch, match="other inputs"):
+        await rillet.run_async(fixed, resume=True, **{**run_opts, "inputs": {"topic": "sea"}})

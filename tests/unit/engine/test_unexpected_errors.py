@@ -70,3 +70,78 @@ def test_the_cli_prints_one_line_and_exits_1(write_workflow, tmp_path):
     assert out.exit_code == 1, out.output
     assert "Traceback" not in out.output
     assert "step 'second'" in out.output
+
+
+NESTED = """
+workflow:
+  name: unexpected-nested
+  steps:
+    - name: first
+      type: claude
+      prompt: "hello"
+      mock: {text: "kept text", timing: {pattern: fast}}
+    - name: review
+      type: for_loop
+      data_source: ["a"]
+      steps:
+        - name: fine
+          type: claude
+          prompt: "fine"
+          mock: {text: "iteration text", timing: {pattern: fast}}
+        - name: fanout
+          type: parallel
+          steps:
+            - name: sibling
+              type: claude
+              prompt: "sibling"
+              mock: {text: "sibling text", timing: {pattern: fast}}
+            - name: broken
+              type: claude
+              prompt: "broken"
+              output_to_file: "."
+              mock: {text: "never", timing: {pattern: fast}}
+"""
+
+
+async def test_an_unexpected_error_deep_in_a_tree_fails_the_run_naming_its_path(
+        write_workflow, run_opts):
+    result = await rillet.run_async(write_workflow(NESTED), **run_opts)
+
+    assert result.status == "failed"
+    assert result.failed_step == "review"
+    assert "review[0].fanout.broken" in result.error
+    assert "Traceback" not in result.error
+    assert result["first"].text == "kept text"
+    assert result["review[0].fine"].text == "iteration text"  # the text so far is kept
+    assert result["review[0].fanout.broken"].status == "failed"
+    recorded = _results(result)
+    assert recorded["status"] == "failed"
+    assert recorded["steps"]["review"]["status"] == "failed"
+
+
+async def test_a_bug_in_a_plain_step_inside_a_loop_fails_the_run_naming_its_path(
+        write_workflow, run_opts, monkeypatch, recorder):
+    from rillet.events import StepFailed
+    from rillet.steps import PLAIN_STEPS
+
+    def broken(step, scope):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(PLAIN_STEPS["set_variable"], "run", broken)
+    flow = write_workflow("""
+workflow:
+  name: plain-bug
+  steps:
+    - name: loop
+      type: for_loop
+      data_source: [1, 2]
+      steps:
+        - {name: calc, type: set_variable, variables: {x: 1}}
+""")
+
+    result = await rillet.run_async(flow, **run_opts)
+
+    assert result.status == "failed"
+    assert "loop[0].calc" in result.error and "KeyError" in result.error
+    assert [e.step for e in recorder.of(StepFailed)] == ["loop[0].calc", "loop"]
+    assert _results(result)["status"] == "failed"

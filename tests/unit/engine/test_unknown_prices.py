@@ -111,3 +111,39 @@ async def test_a_claude_step_with_no_model_is_priced_from_its_first_usage(write_
 
     assert result.status == "failed" and "max_cost_usd" in result.error
     assert len(result["long"].text) < len(words)  # stopped while streaming, not at the end
+
+
+async def test_an_unpriced_branch_makes_its_container_and_the_run_cost_null(write_workflow,
+                                                                            run_opts):
+    flow = write_workflow("""
+workflow:
+  name: unpriced-fan
+  steps:
+    - name: fanout
+      type: parallel
+      steps:
+        - {name: priced, type: claude, model: claude-sonnet-4-5, prompt: "one",
+           mock: {text: "alpha", timing: {pattern: fast}}}
+        - {name: unpriced, type: claude, model: made-up-model-9, prompt: "two",
+           mock: {text: "beta", timing: {pattern: fast}}}
+""")
+    result = await rillet.run_async(flow, **run_opts)
+
+    assert result.success, result.error
+    assert result["fanout.priced"].cost_usd > 0
+    assert result["fanout.unpriced"].cost_usd is None
+    assert result["fanout"].cost_usd is None
+    assert result.cost_usd is None
+    assert any("step 'fanout.unpriced'" in w and "made-up-model-9" in w for w in result.warnings)
+
+
+async def test_the_run_s_events_carry_the_unknown_cost_as_null(write_workflow, run_opts,
+                                                               recorder):
+    from rillet.events import PipelineCompleted, StepCompleted
+
+    result = await rillet.run_async(write_workflow(UNPRICED.format(extra="")), **run_opts)
+
+    assert result.success, result.error
+    assert [e.cost_usd for e in recorder.of(StepCompleted)] == [None, None]
+    (done,) = recorder.of(PipelineCompleted)
+    assert done.cost_usd is None

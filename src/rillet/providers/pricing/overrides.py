@@ -108,7 +108,9 @@ def _model_steps(steps: Any, model_steps: Mapping[str, Any]) -> Iterator[Any]:
     for step in steps or ():
         if getattr(step, "type", None) in model_steps:
             yield step
-        yield from _model_steps(getattr(step, "steps", None), model_steps)  # containers
+        lists = step.child_lists() if hasattr(step, "child_lists") else ()  # containers
+        for _, children in lists:
+            yield from _model_steps(children, model_steps)
 
 
 def _step_model(step: Any) -> str | None:
