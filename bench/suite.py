@@ -19,6 +19,7 @@ from time import perf_counter
 from typing import Any
 
 from bench.harness import BenchConfig, ScenarioResult, machine_info, table
+from bench.scenarios import NUMBERS
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -28,7 +29,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="small sizes and one repetition (the CI smoke run)")
     parser.add_argument("--scenario", "-s", type=int, action="append", default=None,
-                        metavar="N", help="run only scenario N (repeatable; 1-8)")
+                        metavar="N", help="run only scenario N (repeatable; "
+                        f"{', '.join(map(str, NUMBERS))})")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"folder for the results file (default {RESULTS_DIR})")
     return parser.parse_args(argv)
@@ -36,12 +38,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def run_suite(quick: bool = False, scenarios: list[int] | None = None,
               out: Path | None = None, echo: Any = print) -> tuple[dict[str, Any], Path]:
-    from bench.scenarios import NUMBERS, load
+    from bench.scenarios import load
 
     config = BenchConfig.make(quick)
     unknown = set(scenarios or ()) - set(NUMBERS)
     if unknown:
-        raise SystemExit(f"no scenario {', '.join(map(str, sorted(unknown)))}; choose 1-8")
+        raise SystemExit(f"no scenario {', '.join(map(str, sorted(unknown)))}; "
+                         f"choose from {', '.join(map(str, NUMBERS))}")
     started_at = datetime.now(timezone.utc)
     results: list[ScenarioResult] = []
     for number in NUMBERS:

@@ -1,18 +1,22 @@
 """The run's results on disk.
 
-Each finished step is appended to `steps.jsonl` at once (so a crash or Ctrl-C keeps what
-was done, and nothing already written is serialised again), and `results.json` is written
-once at the end of the run with every step's text, metrics and status.
+Each finished step, at any depth, is appended to `steps.jsonl` at once under its path
+(`"step": "review[3].summarise"`), so a crash or Ctrl-C keeps what was done and nothing
+already written is serialised again; a container's line leaves out its children, which
+have lines of their own. `results.json` is written
+once at the end of the run with every top-level step's text, metrics and status, a
+container's children nested under `children` (a mapping by name, or a list with one
+mapping per loop iteration).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from rillet.result import StepResult
+from rillet.safe_files import WriteFailed, write_atomic
 
 
 class ResultStore:
@@ -20,23 +24,25 @@ class ResultStore:
         self.run_dir = run_dir
         self.log_path = run_dir / "steps.jsonl"
         self.results_path = run_dir / "results.json"
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("a", encoding="utf-8")
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            self._log = self.log_path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise WriteFailed(f"cannot write the run's results in {run_dir}: "
+                              f"{exc.strerror or exc}") from None
 
     def record(self, result: StepResult) -> None:
         # Written in two calls: adding the newline to the JSON would copy a long text again.
-        self._log.write(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
+        self._log.write(json.dumps(result.to_dict(children=False), ensure_ascii=False, default=str))
         self._log.write("\n")
         self._log.flush()
 
     def write_summary(self, summary: dict[str, Any], results: dict[str, StepResult]) -> Path:
         document = dict(summary)
         document["steps"] = {name: r.to_dict() for name, r in results.items()}
-        tmp = self.results_path.with_suffix(".json.tmp")
-        with tmp.open("w", encoding="utf-8") as file:  # streamed: no second copy of the text
-            json.dump(document, file, indent=2, ensure_ascii=False, default=str)
-        os.replace(tmp, self.results_path)
-        return self.results_path
+        # Streamed into a temporary file (no second copy of the text), then renamed.
+        return write_atomic(self.results_path, lambda file: json.dump(
+            document, file, indent=2, ensure_ascii=False, default=str), what="the results")
 
     def close(self) -> None:
         if not self._log.closed:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,11 @@ from rillet.providers.attempts import failed_stream
 from rillet.providers.base import ModelRequest
 
 KINDS = ("claude_agent", "anthropic_api", "gemini")
+
+# Set by `rillet batch` for one item's run: sees each stream the pool opens (to notice
+# rate limits across the batch). None everywhere else.
+STREAM_OBSERVER: ContextVar[Callable[..., AsyncIterator[Event]] | None] = ContextVar(
+    "rillet_stream_observer", default=None)
 MODES = ("mock", "sim", "live")
 
 # The environment each SDK reads its credentials from.
@@ -62,6 +68,7 @@ class ProviderPool:
 
     def _open_attempt(self, request: ModelRequest, kind: str) -> AsyncIterator[Event]:
         from rillet.providers.pricing import priced_stream
+        from rillet.providers.pricing.overrides import default_model
 
         try:
             provider = self.provider(kind, request.mode, request.base_url)
@@ -71,14 +78,17 @@ class ProviderPool:
             from rillet.structured.stream import structured_stream
 
             stream = structured_stream(
-                lambda attempt: priced_stream(provider.stream(attempt), attempt), request)
+                lambda attempt: priced_stream(provider.stream(attempt), attempt,
+                                              default_model=default_model(kind)), request)
         else:
-            stream = priced_stream(provider.stream(request), request)
+            stream = priced_stream(provider.stream(request), request,
+                                   default_model=default_model(kind))
         if self.telemetry:
             from rillet.providers.telemetry import traced_stream
 
             stream = traced_stream(stream, request, kind)
-        return stream
+        observer = STREAM_OBSERVER.get()
+        return stream if observer is None else observer(stream, request, kind)
 
     async def prewarm(self, request: ModelRequest, kind: str) -> None:
         """Let the provider get ready for `request` (start the Claude CLI) in the

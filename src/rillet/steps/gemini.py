@@ -29,6 +29,6 @@ def build_request(step: Any, ctx: RunContext, mode: str) -> ModelRequest:
         workspace_dir=str(ctx.workspace_dir),
         mock=dict(step.mock or {}),
         output_schema=for_step(step, ctx.base_dir),
-        functions=[{"name": name, **ctx.workflow.gemini_functions[name].model_dump(
+        functions=[{"name": name, **ctx.run.workflow.gemini_functions[name].model_dump(
             exclude_none=True)} for name in step.functions] if step.functions else None,
     )

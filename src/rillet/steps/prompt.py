@@ -6,12 +6,8 @@ import json
 from typing import Any
 
 from rillet.engine.context import RunContext
-from rillet.errors import RilletError
+from rillet.steps.prompt_files import PromptError, read_prompt_file
 from rillet.workflow.templates import render
-
-
-class PromptError(RilletError):
-    pass
 
 
 def build_prompt(step: Any, ctx: RunContext) -> str:
@@ -23,10 +19,8 @@ def build_prompt(step: Any, ctx: RunContext) -> str:
             pieces.append(render(part.content, template_ctx))
         elif kind == "file":
             path = ctx.resolve(render(part.path, template_ctx))
-            try:
-                pieces.append(path.read_text(encoding="utf-8"))
-            except OSError as exc:
-                raise PromptError(f"prompt file '{path}' cannot be read: {exc.strerror}") from exc
+            text = ctx.prompt_files.pop(path, None)  # read off the loop by prefetch
+            pieces.append(text if text is not None else read_prompt_file(path, ctx.read_policy))
         elif kind == "previous_response":
             pieces.append(_previous_response(part.step, part.extract, ctx))
         elif kind == "session_context":
@@ -45,6 +39,13 @@ def build_prompt(step: Any, ctx: RunContext) -> str:
 
 def _previous_response(step_name: str, extract: str | None, ctx: RunContext) -> str:
     result = ctx.results.get(step_name)
+    if result is None and any(mark in step_name for mark in ".["):
+        from rillet.engine.scope import find_result  # a container's child: fanout.branch_a
+
+        try:
+            result = find_result(ctx.results, step_name)
+        except KeyError:
+            result = None
     if result is None or not result.success:
         state = "did not run" if result is None else result.status
         raise PromptError(f"the prompt uses the response of step '{step_name}', which {state}")

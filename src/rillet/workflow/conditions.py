@@ -28,7 +28,7 @@ from typing import Any
 from rillet.errors import RilletError
 from rillet.result import StepResult
 
-ROOTS = ("steps", "global_vars", "inputs", "state", "workflow")
+ROOTS = ("steps", "global_vars", "inputs", "state", "workflow", "loop")
 _STEP_FIELDS = frozenset({f.name for f in fields(StepResult)} | {"data", "success"})
 _LITERALS = {"true": True, "false": False, "null": None, "none": None}
 _KEYWORDS = frozenset({"and", "or", "not", "contains", "in"})
@@ -65,7 +65,11 @@ def evaluate(expr: str, ctx: dict[str, Any]) -> bool:
 @lru_cache(maxsize=1024)
 def _compile(expr: str) -> Condition:
     parser = _Parser(expr)
-    run = parser.parse()
+    try:
+        run = parser.parse()
+    except RecursionError:
+        raise ConditionError(f"condition {expr[:60]!r}: nested too deeply; "
+                             f"split it") from None
     return Condition(expr, tuple(parser.paths), run)
 
 

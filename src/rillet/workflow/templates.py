@@ -15,12 +15,12 @@ from typing import Any
 import jinja2
 from jinja2 import meta, nodes
 from jinja2.runtime import StrictUndefined, Undefined, missing
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from rillet.errors import RilletError
 from rillet.result import StepResult
+from rillet.workflow.template_limits import BoundedSandbox, render_bounded
 
-ROOTS = ("steps", "global_vars", "inputs", "state", "workflow")
+ROOTS = ("steps", "global_vars", "inputs", "state", "workflow", "loop")
 
 
 class TemplateError(RilletError):
@@ -51,8 +51,9 @@ class _Missing(StrictUndefined):
         return super()._undefined_message
 
 
-class _Environment(ImmutableSandboxedEnvironment):
-    """The sandbox (no `__class__` tricks, no mutating the run's dicts), with two lookups
+class _Environment(BoundedSandbox):
+    """The sandbox (no `__class__` tricks, no mutating the run's dicts, no huge numbers or
+    strings: template_limits), with two lookups
     made to fit workflows: a mapping's keys come before its methods (a step named `items`
     is that step), and `steps.NAME.key` falls back to a key of the step's JSON output."""
 
@@ -63,10 +64,23 @@ class _Environment(ImmutableSandboxedEnvironment):
             return obj.output  # pipeline_ex's name for a structured step's object
         value = super().getattr(obj, attribute)
         if type(obj) is StepResult and isinstance(value, Undefined):
+            if isinstance(obj.children, dict) and attribute in obj.children:
+                return obj.children[attribute]  # steps.fanout.branch_a
             data = obj.data
             if isinstance(data, dict) and attribute in data:
                 return data[attribute]
         return value
+
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if type(obj) is StepResult and obj.children is not None:
+            children = obj.children  # steps.review[3].summarise, steps.fanout['branch-a']
+            if isinstance(children, list) and isinstance(argument, int) \
+                    and -len(children) <= argument < len(children):
+                return children[argument]
+            if isinstance(children, dict) and argument in children:
+                return children[argument]
+        return super().getitem(obj, argument)
 
 
 _ENV = _Environment(undefined=_Missing, autoescape=False, keep_trailing_newline=True)
@@ -112,7 +126,7 @@ def render(text: str, ctx: dict[str, Any]) -> str:
         return text
     template = _template(text)
     try:
-        return template.render(ctx)
+        return render_bounded(template.generate(ctx))
     except Exception as exc:  # noqa: BLE001 - any failure inside a template is the template's
         raise _render_error(text, exc) from exc
 

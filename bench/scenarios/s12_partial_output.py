@@ -1,4 +1,4 @@
-"""Scenario 8: the per-delta cost of structured output streaming as partial objects.
+"""Scenario 12: the per-delta cost of structured output streaming as partial objects.
 
 A 50 kB JSON reply (a review with a few hundred findings), cut into word-sized deltas the
 way the simulator streams it, runs through a whole step twice: as plain text, and with
@@ -24,7 +24,7 @@ from bench.harness import AT_MOST, BenchConfig, ScenarioResult, alternate, media
 from bench.paths import replay, run_dirs, step_yaml, synthetic_provider, workflow
 from rillet.events import MessageComplete, ResponseComplete, TextDelta, Usage
 
-NUMBER, TITLE = 8, "partial-output parsing of a 50 kB JSON reply"
+NUMBER, TITLE = 12, "partial-output parsing of a 50 kB JSON reply"
 STEP = "review"
 SCHEMA = {"type": "object", "required": ["verdict", "findings"], "properties": {
     "verdict": {"enum": ["approve", "request_changes"]},
