@@ -6,7 +6,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-Children = Union[dict[str, "StepResult"], list[Union[dict[str, "StepResult"], None]], None]
+# name -> result; or a list of iterations (name -> result) or of results (claude_batch).
+Children = Union[dict[str, "StepResult"],
+                 list[Union[dict[str, "StepResult"], "StepResult", None]], None]
 
 
 @dataclass
@@ -68,13 +70,15 @@ class StepResult:
 def _children_to_dict(children: Any) -> Any:
     if isinstance(children, dict):
         return {name: r.to_dict() for name, r in children.items()}
-    return [None if it is None else _children_to_dict(it) for it in children]
+    return [None if it is None else it.to_dict() if isinstance(it, StepResult)
+            else _children_to_dict(it) for it in children]
 
 
 def _children_from_dict(data: Any) -> Any:
     if isinstance(data, dict):
         return {name: StepResult.from_dict(r) for name, r in data.items()}
-    return [None if it is None else _children_from_dict(it) for it in data]
+    return [None if it is None else StepResult.from_dict(it)
+            if isinstance(it.get("step"), str) else _children_from_dict(it) for it in data]
 
 
 def parse_json_text(text: str) -> Any:

@@ -254,6 +254,8 @@ def children_text(children: Any) -> str:
         return data if data is not None else result.text
 
     def texts(value: Any) -> Any:
+        if isinstance(value, StepResult):  # claude_batch: one result per task
+            return own(value)
         if isinstance(value, dict):
             return {name: own(r) for name, r in value.items()}
         return [None if it is None else texts(it) for it in value]
@@ -277,7 +279,8 @@ def _own_message(exc: BaseException, label: str) -> str:
 
 def _leaves(children: Any) -> Iterable[StepResult]:
     items = children.values() if isinstance(children, dict) else \
-        (r for it in children if it is not None for r in it.values())
+        (r for it in children if it is not None
+         for r in ((it,) if isinstance(it, StepResult) else it.values()))
     return [r for r in items if r is not None]
 
 

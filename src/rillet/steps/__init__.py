@@ -2,7 +2,7 @@
 container steps say which children run in which scopes and call back into the walker."""
 
 from rillet.steps import (
-    claude, claude_extract, claude_robust, claude_session, claude_smart, for_loop, gemini,
+    claude, claude_batch, claude_extract, claude_robust, claude_session, claude_smart, for_loop, gemini,
     parallel, pipeline, set_variable, switch, while_loop,
 )
 
@@ -11,4 +11,5 @@ MODEL_STEPS = {"claude": claude, "claude_extract": claude_extract,
                "claude_smart": claude_smart, "gemini": gemini, "gemini_instructor": gemini}
 PLAIN_STEPS = {"set_variable": set_variable}
 CONTAINER_STEPS = {"parallel": parallel, "parallel_claude": parallel, "for_loop": for_loop,
-                   "while_loop": while_loop, "switch": switch, "pipeline": pipeline}
+                   "while_loop": while_loop, "switch": switch, "pipeline": pipeline,
+                   "claude_batch": claude_batch}

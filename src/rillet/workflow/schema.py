@@ -635,9 +635,103 @@ class PipelineStep(ContainerBase):
         return self
 
 
+class BatchConfig(_Model):
+    """How a claude_batch runs its tasks (pipeline_ex's batch_config)."""
+
+    max_parallel: int = Field(default=3, ge=1, description="Tasks streaming at once.")
+    timeout_per_task: int = Field(default=60_000, gt=0, description="Milliseconds each task "
+                                  "may take.")
+    consolidate_results: bool = Field(default=True, description="The step's text: every "
+                                      "task's text as one JSON list; false: left empty (read "
+                                      "each task as steps.NAME[i]).")
+
+
+class BatchTask(_Model):
+    """One task of a claude_batch: its own prompt, a file to read first, or both."""
+
+    task_id: str | None = Field(default=None, description="A name for the task (default "
+                                "task_<i>); its result is steps.NAME[i].")
+    prompt: Prompt | None = None
+    file: str | None = Field(default=None, description="A file read as the first prompt part.")
+
+    @model_validator(mode="after")
+    def _something_to_ask(self) -> BatchTask:
+        if self.prompt is None and self.file is None:
+            raise ValueError("a task needs a prompt, a file or both")
+        return self
+
+
+class ClaudeBatchStep(ContainerBase):
+    """`type: claude_batch` (pipeline_ex's form): one claude step per task, run at the same
+    time, each streamed under NAME[i] with its own result."""
+
+    type: Literal["claude_batch"]
+    tasks: list[BatchTask] = Field(min_length=1)
+    prompt: Prompt | None = Field(default=None, description="Added after each task's own "
+                                  "prompt.")
+    batch_config: BatchConfig = Field(default_factory=BatchConfig)
+    preset: ClaudePreset | None = Field(default=None, description="Each task is a claude_smart "
+                                        "step with this preset.")
+    provider: Literal["claude_agent", "anthropic_api"] = "claude_agent"
+    model: str | None = None
+    claude_options: dict[str, Any] = Field(default_factory=dict)
+    mode: Literal["mock", "sim", "live"] | None = None
+    mock: dict[str, Any] | str | None = None
+    stream_handler: HandlerNames | None = None
+    stream_handler_opts: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    async_streaming: bool = True
+    continue_on_error: bool = Field(default=True, description="A failed task is kept as "
+                                    "failed and the others go on (pipeline_ex's way); false: "
+                                    "the first failure cancels the rest.")
+    _tasks: list[Any] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="after")
+    def _as_steps(self) -> ClaudeBatchStep:
+        from pydantic import ValidationError
+
+        from rillet.workflow.problems import unknown_key_message, walk
+
+        shared = self.model_dump(exclude_unset=True, include={
+            "provider", "model", "claude_options", "mode", "mock", "stream_handler",
+            "stream_handler_opts", "async_streaming", "preset"})
+        kind = "claude_smart" if self.preset is not None else "claude"
+        steps: list[Any] = []
+        problems: dict[str, str] = {}
+        for index, task in enumerate(self.tasks):
+            parts = [{"type": "file", "path": task.file}] if task.file else []
+            parts += [p.model_dump() for p in (task.prompt or [])]
+            parts += [p.model_dump() for p in (self.prompt or [])]
+            try:
+                steps.append(_STEP_ADAPTER().validate_python({
+                    "name": task.task_id or f"task_{index}", "type": kind, "prompt": parts,
+                    "timeout_s": self.batch_config.timeout_per_task / 1000, **shared}))
+            except ValidationError as exc:
+                for e in exc.errors():  # a shared key's problem is told once, as the step's
+                    loc, holder, _ = walk(Step, tuple(e["loc"]))
+                    where = ".".join(str(p) for p in loc)
+                    own = loc[:1] and loc[0] not in shared
+                    problems.setdefault(
+                        f"tasks[{index}].{where}" if own else where,
+                        unknown_key_message(str(loc[-1]), holder)
+                        if e["type"] == "extra_forbidden" else e["msg"])
+        if problems:
+            raise ValueError("; ".join(f"{where}: {msg}" for where, msg in problems.items()))
+        self._tasks = steps
+        return self
+
+    @property
+    def steps(self) -> list[Any]:
+        return self._tasks
+
+    def map_children(self, fn: Any) -> Any:
+        copy = self.model_copy()
+        copy._tasks = [fn(s) for s in self._tasks]
+        return copy
+
+
 STEP_TYPES = ("claude", "claude_extract", "claude_robust", "claude_session", "claude_smart",
               "gemini", "gemini_instructor", "set_variable", "parallel", "parallel_claude",
-              "for_loop", "while_loop", "switch", "pipeline")
+              "for_loop", "while_loop", "switch", "pipeline", "claude_batch")
 
 Step = Annotated[
     Union[Annotated[ClaudeStep, Tag("claude")], Annotated[ClaudeApiStep, Tag("claude_api")],
@@ -650,7 +744,8 @@ Step = Annotated[
           Annotated[ParallelStep, Tag("parallel")],
           Annotated[ParallelClaudeStep, Tag("parallel_claude")],
           Annotated[ForLoopStep, Tag("for_loop")], Annotated[WhileLoopStep, Tag("while_loop")],
-          Annotated[SwitchStep, Tag("switch")], Annotated[PipelineStep, Tag("pipeline")]],
+          Annotated[SwitchStep, Tag("switch")], Annotated[PipelineStep, Tag("pipeline")],
+          Annotated[ClaudeBatchStep, Tag("claude_batch")]],
     Discriminator(_step_tag),
 ]
 

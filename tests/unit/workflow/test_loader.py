@@ -155,7 +155,7 @@ def test_unknown_step_type():
     """) == ("flow.yaml:6: steps[0].type: unknown step type 'claud'; did you mean claude? "
              "(step types: claude, claude_extract, claude_robust, claude_session, "
              "claude_smart, gemini, gemini_instructor, set_variable, parallel, parallel_claude, "
-             "for_loop, while_loop, switch, pipeline)")
+             "for_loop, while_loop, switch, pipeline, claude_batch)")
 
 
 def test_missing_step_type_and_missing_required_keys():
@@ -172,7 +172,7 @@ def test_missing_step_type_and_missing_required_keys():
         "flow.yaml:4: steps[0].type: missing: every step needs a type "
         "(claude, claude_extract, claude_robust, claude_session, claude_smart, gemini, "
         "gemini_instructor, set_variable, parallel, parallel_claude, for_loop, while_loop, "
-        "switch, pipeline)",
+        "switch, pipeline, claude_batch)",
         "flow.yaml:6: steps[1].variables: required, but missing",
     ]
 
@@ -600,7 +600,8 @@ def test_json_schema_describes_the_file_with_step_types_as_variants():
     refs = {v["$ref"].rsplit("/", 1)[1] for v in variants}
     containers = {"ParallelStep": "parallel", "ParallelClaudeStep": "parallel_claude",
                   "ForLoopStep": "for_loop", "WhileLoopStep": "while_loop",
-                  "SwitchStep": "switch", "PipelineStep": "pipeline"}
+                  "SwitchStep": "switch", "PipelineStep": "pipeline",
+                  "ClaudeBatchStep": "claude_batch"}
     assert refs == {"ClaudeStep", "ClaudeApiStep", "ClaudeSmartStep", "ClaudeRobustStep",
                     "ClaudeExtractStep", "ClaudeSessionStep", "GeminiStep",
                     "GeminiInstructorStep", "SetVariableStep", *containers}
