@@ -16,6 +16,7 @@ from rillet.events import (
     MessageComplete, ResponseComplete, StreamRetry, TextDelta, ThinkingDelta, ToolUse, Usage,
 )
 from rillet.providers.base import ModelRequest
+from rillet.providers.clients import aclose_clients
 from rillet.providers.gemini import GeminiProvider
 from rillet.providers.mock import MockProvider
 from rillet.providers.pricing import price_usd
@@ -71,10 +72,12 @@ async def test_tokens_arrive_one_by_one_with_running_usage_and_cost(sim):
         events.append(event)
         if type(event) is TextDelta:
             arrivals.append(perf_counter())
-    client = pool.provider("gemini", "sim", sim.base_url)._client
+    client = await pool.provider("gemini", "sim", sim.base_url)._client_for(
+        request("", sim.base_url))
     await pool.aclose()
+    await aclose_clients()
     sessions = list(client.aio._api_client._aiohttp_sessions.values())
-    assert sessions and all(s.closed for s in sessions)  # no connection outlives the pool
+    assert sessions and all(s.closed for s in sessions)  # no connection outlives the loop
     tokens = count_tokens(STORY)
     assert texts(events) == STORY and len(arrivals) == tokens
     assert arrivals[-1] - arrivals[0] > 0.5 * 0.01 * (tokens - 1)

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from rillet.engine.checkpoints import Checkpointer, checkpoint_path, load_checkpoint
 from rillet.engine.context import RunContext, new_run_id, safe_output_path
-from rillet.engine.modes import default_run_mode, step_mode
+from rillet.engine.modes import default_run_mode, providers_used, step_mode
 from rillet.engine.output import OutputFileWriter
 from rillet.engine.results import ResultStore
 from rillet.errors import ProviderError, RilletError, StepError
@@ -170,6 +170,8 @@ class Executor:
         telemetry = telemetry_enabled(opts.telemetry if opts.telemetry is not None
                                       else wf.telemetry)
         self._pool = ProviderPool(mock_script=self._script(), telemetry=telemetry)
+        if opts.prewarm:
+            self._warm_providers(ctx)
         run_listeners.emit(PipelineStarted("", wf.name, ctx.run_id,
                                            tuple(s.name for s in wf.steps)))
         try:
@@ -414,6 +416,15 @@ class Executor:
             self._sim.__enter__()
             self._sim_url = self._sim.base_url
         return self._sim_url
+
+    def _warm_providers(self, ctx: RunContext) -> None:
+        """Start the import and client set-up of every SDK the run will use, in the
+        background: none of it then falls between one step's end and the next's request."""
+        for kind, mode, _ in providers_used(self.workflow, ctx.run_mode):
+            try:
+                self._pool.warm(kind, mode, self._simulator_url() if mode == "sim" else None)
+            except RilletError as exc:  # the step that needs it reports the problem
+                self.warnings.append(f"could not prepare {kind} ahead of its step: {exc}")
 
     async def _prewarm_next(self, index: int, ctx: RunContext) -> None:
         """Start the CLI session of the next Claude Agent step while this one streams."""

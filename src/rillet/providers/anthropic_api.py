@@ -194,10 +194,11 @@ class AnthropicAPIProvider(HTTPProvider):
         return translated_attempts(request, open_attempt, retries=self.stream_retries,
                                    delay_s=self.retry_delay_s)
 
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.close()
+    CLIENT_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL")
+
+    @staticmethod
+    async def _close_client(client: Any) -> None:
+        await client.close()
 
     # -- HTTP ----------------------------------------------------------------------------
 
@@ -222,7 +223,7 @@ class AnthropicAPIProvider(HTTPProvider):
         import anthropic
         import httpx2  # the SDK's HTTP client: mid-stream failures arrive unwrapped
 
-        client = self._client_for(request)
+        client = await self._client_for(request)
         try:
             stream = await client.messages.create(**params, stream=True)
         except anthropic.APIStatusError as exc:

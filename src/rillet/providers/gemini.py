@@ -82,11 +82,13 @@ class GeminiProvider(HTTPProvider):
         return translated_attempts(request, open_attempt, retries=self.stream_retries,
                                    delay_s=self.retry_delay_s)
 
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aio.aclose()  # its aiohttp session: every connection
-            client.close()  # the sync side, never used for requests
+    CLIENT_ENV = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL",
+                  "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION")
+
+    @staticmethod
+    async def _close_client(client: Any) -> None:
+        await client.aio.aclose()  # its aiohttp session: every connection
+        client.close()  # the sync side, never used for requests
 
     # -- HTTP ----------------------------------------------------------------------------
 
@@ -125,7 +127,7 @@ class GeminiProvider(HTTPProvider):
         from google.genai import errors
 
         step = request.step
-        client = self._client_for(request)
+        client = await self._client_for(request)
         # The SDK sends the request (and retries it) when the first chunk is asked for.
         stream = await client.aio.models.generate_content_stream(
             model=model, contents=request.prompt, config=config or None)
