@@ -375,8 +375,7 @@ class Executor:
         # Like the reference system, output and workspace paths are taken from where the
         # run starts (the project root), not from the workflow file's folder.
         output_dir = Path(opts.output_dir or wf.defaults.output_dir)
-        workspace = Path(opts.workspace_dir or wf.workspace_dir)
-        workspace.mkdir(parents=True, exist_ok=True)
+        workspace = Path(opts.workspace_dir or wf.workspace_dir)  # made by what uses it
         ctx = RunContext(workflow=wf, run_id=run_id, base_dir=base_dir, output_dir=output_dir,
                          run_dir=output_dir / run_id, workspace_dir=workspace.resolve(),
                          run_mode=opts.mode or default_run_mode(),

@@ -20,10 +20,16 @@ class ResultStore:
         self.run_dir = run_dir
         self.log_path = run_dir / "steps.jsonl"
         self.results_path = run_dir / "results.json"
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("a", encoding="utf-8")
+        run_dir.mkdir(parents=True, exist_ok=True)  # an unusable folder fails the run at once
+        self._log: Any = None  # opened with the first result: not before the first token
+
+    def _open_log(self) -> Any:
+        if self._log is None:
+            self._log = self.log_path.open("a", encoding="utf-8")
+        return self._log
 
     def record(self, result: StepResult) -> None:
+        self._open_log()
         # Written in two calls: adding the newline to the JSON would copy a long text again.
         self._log.write(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
         self._log.write("\n")
@@ -39,5 +45,5 @@ class ResultStore:
         return self.results_path
 
     def close(self) -> None:
-        if not self._log.closed:
+        if self._log is not None and not self._log.closed:
             self._log.close()

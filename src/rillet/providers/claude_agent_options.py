@@ -78,6 +78,8 @@ def build_options(request: ModelRequest, *, env: dict[str, str],
     elif append:
         kwargs["system_prompt"] = {"type": "preset", "preset": "claude_code", "append": append}
     kwargs.setdefault("cwd", request.workspace_dir)
+    if kwargs["cwd"]:  # the CLI runs there: the run's workspace is made when first used
+        Path(kwargs["cwd"]).mkdir(parents=True, exist_ok=True)
     extra_args: dict[str, str | None] = {}
     if request.mode == "sim":
         extra_args["no-session-persistence"] = None  # keep the temporary HOME empty

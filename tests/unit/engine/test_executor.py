@@ -489,6 +489,17 @@ async def test_file_prompt_parts_are_read_relative_to_the_workflow(write_workflo
     assert result.success and prompts == ["NOTES BODY"]
 
 
-def test_missing_workspace_is_created(write_workflow, run_opts):
-    rillet.run(write_workflow(TWO_STEPS), **run_opts)
-    assert Path(run_opts["workspace_dir"]).is_dir()
+def test_a_run_that_uses_no_workspace_creates_none(write_workflow, run_opts, tmp_path):
+    result = rillet.run(write_workflow(TWO_STEPS), **run_opts)
+    assert result.success and not Path(run_opts["workspace_dir"]).exists()
+    assert (tmp_path / "out" / result.run_id / "results.json").is_file()
+
+
+def test_the_workspace_is_created_when_the_claude_cli_is_set_up_to_run_in_it(tmp_path):
+    from rillet.providers.base import ModelRequest
+    from rillet.providers.claude_agent_options import build_options
+
+    workspace = tmp_path / "ws" / "nested"
+    options = build_options(ModelRequest(step="s", prompt="hi", mode="sim",
+                                         workspace_dir=str(workspace)), env={})
+    assert workspace.is_dir() and str(options.cwd) == str(workspace)
