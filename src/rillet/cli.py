@@ -211,7 +211,7 @@ def bench(
         "--quick", help="Small sizes, one repetition: the CI smoke run (well under a minute).")
                      ] = False,
     scenario: Annotated[Optional[list[int]], typer.Option(
-        "--scenario", "-s", help="Run only scenario N (repeatable; 1-7).")] = None,
+        "--scenario", "-s", help="Run only scenario N (repeatable; 1-8).")] = None,
     out: Annotated[Optional[Path], typer.Option(
         help="Folder for the results JSON (default: bench/results).")] = None,
 ) -> None:

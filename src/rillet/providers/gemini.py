@@ -115,11 +115,13 @@ class GeminiProvider(HTTPProvider):
             # Never the user's key or a Vertex AI setting from the environment.
             kwargs.update(api_key=SIM_API_KEY, vertexai=False)
         try:
-            return genai.Client(**kwargs)
+            client = genai.Client(**kwargs)
         except ValueError as exc:  # no key in the environment
             where = f" for step '{step}'" if step else ""
             raise ProviderError(f"no Gemini credentials{where}: set GEMINI_API_KEY or "
                                 f"GOOGLE_API_KEY ({exc})", kind="auth") from exc
+        client.aio.models  # noqa: B018 - loaded now (in the background), not by the first request
+        return client
 
     async def _chunks(self, request: ModelRequest, model: str,
                       config: dict[str, Any]) -> AsyncIterator[Any]:
