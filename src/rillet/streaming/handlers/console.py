@@ -9,15 +9,20 @@ loop gets a moment, at most every `flush_interval_ms` while a burst lasts. A per
 tokens as they come (16 ms is one frame); a pipe gets one write per batch instead of one
 per token. Model text is written as it is: no markup parsing, so `[brackets]` survive.
 Colours only on a TTY, unless `color: always` / `never` (NO_COLOR is honoured on auto).
+On a TTY, a spinner with the time elapsed holds the line while the step waits for its
+first token, and is wiped before the first text is written.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+from time import perf_counter
 from typing import Any, Literal, TextIO
 
 from pydantic import Field
+from rich.spinner import Spinner
 
 from rillet.events import (
     Event, StepStarted, StreamRetry, TextDelta, ThinkingDelta, ToolResult, ToolUse, Usage,
@@ -33,6 +38,9 @@ _RESET = "\x1b[0m"
 _STYLES = {"dim": "\x1b[2m", "bold": "\x1b[1m", "cyan": "\x1b[36m", "green": "\x1b[32m",
            "yellow": "\x1b[33m", "red": "\x1b[31m"}
 _CODES = frozenset([_RESET, *_STYLES.values()])
+_SPINNER_FRAMES: list[str] = Spinner("dots").frames
+SPINNER_INTERVAL_S = 0.1
+_CLEAR_LINE = "\r\x1b[K"
 
 
 class ConsoleOptions(HandlerOptions):
@@ -43,13 +51,16 @@ class ConsoleOptions(HandlerOptions):
     show_stats: bool = True
     flush_interval_ms: float = Field(default=16.0, ge=0, le=1000)
     preview_chars: int = Field(default=100, ge=10, le=10_000)
+    spinner: bool = True  # on a TTY only
 
 
 def use_color(choice: str, stream: Any) -> bool:
     if choice != "auto":
         return choice == "always"
-    if os.environ.get("NO_COLOR"):
-        return False
+    return not os.environ.get("NO_COLOR") and is_tty(stream)
+
+
+def is_tty(stream: Any) -> bool:
     isatty = getattr(stream, "isatty", None)
     try:
         return bool(isatty is not None and isatty())
@@ -72,6 +83,9 @@ class ConsoleHandler(BaseHandler):
         self._in_thinking = False
         self._tail = "\n"  # the last character written: lines start on a fresh line
         self._closed = False
+        self._spin: asyncio.TimerHandle | None = None  # the spinner's next frame
+        self._spun = False  # a frame is on the line
+        self._waiting_since = 0.0
 
     # -- the per-token path ------------------------------------------------------------------
 
@@ -96,6 +110,8 @@ class ConsoleHandler(BaseHandler):
         if kind is StepStarted:
             if self.options.show_header:
                 self._line(self._header(event), "bold")  # type: ignore[arg-type]
+            if self.options.spinner and is_tty(self.stream):
+                self._start_spinner()
         elif kind is ToolUse:
             if self.options.show_tools:
                 args = json.dumps(event.input, ensure_ascii=False, default=str)  # type: ignore[attr-defined]
@@ -137,11 +153,42 @@ class ConsoleHandler(BaseHandler):
         if self._closed:
             return
         self._closed = True
+        self._stop_spinner()
         try:
             self._end_section()
             self._out.flush()
         finally:
             self._out.cancel()
+
+    # -- the spinner ---------------------------------------------------------------------------
+
+    def _start_spinner(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # driven without an event loop: no spinner
+            return
+        self._waiting_since = perf_counter()
+        self._spin = loop.call_later(SPINNER_INTERVAL_S, self._spin_frame)
+
+    def _spin_frame(self) -> None:
+        waited = perf_counter() - self._waiting_since
+        if not self._out.parts and self._tail == "\n":  # only on a line of its own
+            frame = _SPINNER_FRAMES[int(waited / SPINNER_INTERVAL_S) % len(_SPINNER_FRAMES)]
+            self.stream.write(f"{_CLEAR_LINE}{self._style(frame, 'cyan')} waiting for the "
+                              f"first token · {waited:.1f} s")
+            self.stream.flush()
+            self._spun = True
+        self._spin = asyncio.get_running_loop().call_later(SPINNER_INTERVAL_S,
+                                                           self._spin_frame)
+
+    def _stop_spinner(self) -> None:
+        if self._spin is not None:
+            self._spin.cancel()
+            self._spin = None
+        if self._spun:
+            self._spun = False
+            self.stream.write(_CLEAR_LINE)  # the line is the first token's again
+            self.stream.flush()
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -154,10 +201,12 @@ class ConsoleHandler(BaseHandler):
         return f"{_STYLES[style]}{text}{_RESET}" if self.color else text
 
     def _enter_text(self) -> None:
+        self._stop_spinner()
         self._end_section()
         self._in_text = True
 
     def _enter_thinking(self) -> None:
+        self._stop_spinner()
         self._end_section()
         self._new_line()
         self._in_thinking = True
@@ -185,6 +234,7 @@ class ConsoleHandler(BaseHandler):
 
     def _line(self, text: str, style: str) -> None:
         """A line of our own (not model text), on a line of its own, written at once."""
+        self._stop_spinner()
         self._end_section()
         self._new_line()
         self._add(self._style(text, style) + "\n")
