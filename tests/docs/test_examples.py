@@ -14,8 +14,6 @@ import pytest
 
 from doc_blocks import ROOT
 
-pytest.importorskip("rillet.workflow.loader", reason="the workflow loader is not built yet")
-pytest.importorskip("rillet.providers.registry", reason="the provider registry is not built")
 
 import rillet  # noqa: E402
 from rillet.events import StepStarted, TextDelta  # noqa: E402

@@ -262,10 +262,12 @@ def _figures(result: StepResult) -> str:
         shown.append(f"TTFT {ttft * 1000:.0f} ms" if ttft < 1 else f"TTFT {ttft:.2f} s")
     tokens = result.output_tokens or m.get("output_tokens")
     if tokens:
-        shown.append(f"{tokens} tokens")
+        shown.append(f"{tokens} token{'s' * (tokens != 1)}")
     rate = m.get("tokens_per_second")
     if rate:
         shown.append(f"{rate:.1f} tok/s")
+    elif tokens and (m.get("deltas") or 0) < 2:
+        shown.append("too short for a rate")
     duration = m.get("duration_s")
     if duration is not None:
         shown.append(f"{duration:.2f} s")

@@ -179,6 +179,14 @@ def test_footer_leaves_out_what_was_not_measured(ctx):
     assert ctx.stdout.getvalue() == "■ draft · 1.50 s\n"
 
 
+def test_a_reply_too_short_to_measure_says_so_instead_of_a_rate(ctx):
+    handler = create_handler("console", {}, ctx)
+    handler.on_complete(StepResult(step=STEP, text="ok", output_tokens=1, metrics={
+        "ttft_s": 0.2, "duration_s": 0.2, "deltas": 1, "tokens_per_second": None}))
+    assert ctx.stdout.getvalue() == "■ draft · TTFT 200 ms · 1 token · too short for a rate " \
+                                    "· 0.20 s\n"
+
+
 async def test_header_and_footer_can_be_turned_off(ctx):
     handler = create_handler("console", {"show_header": False, "show_stats": False}, ctx)
     await run_step([handler], claude_events(text="Only this."))
