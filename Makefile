@@ -7,10 +7,14 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test clean bench
 
+# The first build takes about half a minute: one line per stage says what is going on.
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || { echo "· creating the virtual environment in $(VENV)"; \
+		$(PYTHON) -m venv $(VENV); }
+	@echo "· installing rillet and its dependencies (the SDKs, the Claude CLI: ~30 s)"
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
+	@echo "· ready"
 
 demo: $(STAMP)
 	@$(BIN)/rillet run examples/showcase.yaml
