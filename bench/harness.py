@@ -280,7 +280,8 @@ def markdown_table(results: list[ScenarioResult]) -> str:
                 baseline = format_value(row.baseline, row.unit)
                 if row.baseline_name:
                     baseline += f" ({row.baseline_name})"
-            out.append(f"| {result.number} | {row.metric} | {format_value(row.rillet, row.unit)}"
+            metric = f"{row.metric} ({row.note})" if row.note else row.metric
+            out.append(f"| {result.number} | {metric} | {format_value(row.rillet, row.unit)}"
                        f" | {baseline} | {ratio} | {verdict(row)} |")
     return "\n".join(out)
 

@@ -78,3 +78,10 @@ def test_tables_show_values_in_their_units_targets_and_broken_scenarios():
     assert "error" in text and "RuntimeError: the CLI did not start" in text
     markdown = markdown_table([done, broken])
     assert "| 2 | deltas/s, no handler | 812,345/s | 4,000,000/s (raw loop) | 0.20x |" in markdown
+
+
+def test_a_rows_note_is_printed_beside_its_metric_in_the_markdown():
+    result = ScenarioResult(5, "claude chain")
+    result.row("chain total", 2.0, "s", baseline=2.5, note="raw starts one CLI at a time")
+    assert "| 5 | chain total (raw starts one CLI at a time) | 2.000 s |" in \
+        markdown_table([result])
