@@ -220,10 +220,11 @@ class AnthropicAPIProvider(HTTPProvider):
 
     async def _raw_events(self, step: str, params: dict[str, Any],
                           request: ModelRequest) -> AsyncIterator[dict[str, Any]]:
+        # The client first: it may still be made (and the SDK imported) in the background.
+        client = await self._client_for(request)
         import anthropic
         import httpx2  # the SDK's HTTP client: mid-stream failures arrive unwrapped
 
-        client = await self._client_for(request)
         try:
             stream = await client.messages.create(**params, stream=True)
         except anthropic.APIStatusError as exc:

@@ -125,11 +125,12 @@ class GeminiProvider(HTTPProvider):
 
     async def _chunks(self, request: ModelRequest, model: str,
                       config: dict[str, Any]) -> AsyncIterator[Any]:
+        step = request.step
+        # The client first: it may still be made (and the SDK imported) in the background.
+        client = await self._client_for(request)
         import aiohttp  # google-genai's async transport
         from google.genai import errors
 
-        step = request.step
-        client = await self._client_for(request)
         # The SDK sends the request (and retries it) when the first chunk is asked for.
         stream = await client.aio.models.generate_content_stream(
             model=model, contents=request.prompt, config=config or None)
