@@ -1,6 +1,7 @@
 """What `rillet run` prints around the streamed text: one line to start, one per step that
 does not stream (skipped, variables, failures), and a summary. The streamed text itself
-comes from each step's console handler."""
+comes from each step's console handler; while concurrent steps show live lanes on the
+terminal, these lines are printed above the lanes."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from rillet.events import (
     Event, HandlerFailed, PipelineStarted, StepCompleted, StepFailed, StepSkipped,
     StepStarted, event_to_dict,
 )
+from rillet.streaming.handlers._lanes import is_shared, live_console
 
 _SDK_WORDS = {
     "claude_agent": "the Claude Agent SDK and its bundled CLI",
@@ -61,6 +63,7 @@ class RunReporter:
     name = "reporter"
 
     def __init__(self, stream: TextIO, output_dir: Path, errors: TextIO | None = None):
+        self.stream = stream
         self.console = Console(file=stream, highlight=False, soft_wrap=True)
         # Failures go to stderr, so a pipe of the output still shows them.
         self.errors = Console(file=errors, highlight=False, soft_wrap=True) \
@@ -70,8 +73,16 @@ class RunReporter:
         self._streaming: set[str] = set()
         self._produced = False  # some step has text
 
+    def print(self, markup: str) -> None:
+        (live_console(self.stream) or self.console).print(markup)
+
+    def print_error(self, text: str, markup: bool = True) -> None:
+        # While the lanes' live view holds the terminal, a line on stderr would tear it:
+        # print above the lanes instead (the live view only runs on a terminal, never a pipe).
+        (live_console(self.stream) or self.errors).print(text, markup=markup)
+
     def intro(self, workflow: Any, modes: str) -> None:
-        self.console.print(f"[bold]rillet[/] ▸ [bold]{workflow.name}[/] · "
+        self.print(f"[bold]rillet[/] ▸ [bold]{workflow.name}[/] · "
                            f"{_count(len(workflow.steps), 'step')} · {modes}")
 
     def on_event(self, event: Event) -> None:
@@ -83,35 +94,36 @@ class RunReporter:
         elif kind is StepStarted:
             self._streaming.add(event.step)
         elif kind is StepSkipped:
-            self.console.print(f"[dim]○ {event.step}: skipped ({event.reason})[/]")  # type: ignore[attr-defined]
+            self.print(f"[dim]○ {event.step}: skipped ({event.reason})[/]")  # type: ignore[attr-defined]
         elif kind is StepCompleted:
             self._produced = self._produced or bool(event.text)  # type: ignore[attr-defined]
             if event.step not in self._streaming:
-                self.console.print(f"[green]✓[/] {event.step}: {_short(event.text)}")  # type: ignore[attr-defined]
+                self.print(f"[green]✓[/] {event.step}: {_short(event.text)}")  # type: ignore[attr-defined]
         elif kind is StepFailed:
             self._produced = self._produced or bool(event.partial_text)  # type: ignore[attr-defined]
             if event.step not in self._streaming:
                 # A model step's failure is in its console footer and in the run's summary.
-                self.errors.print(f"[red]✗ {event.step}: {event.error}[/]")  # type: ignore[attr-defined]
+                self.print_error(f"[red]✗ {event.step}: {event.error}[/]")  # type: ignore[attr-defined]
         elif kind is HandlerFailed:
             # Mid-stream the cursor sits after the step's text: start a line of our own.
-            lead = "\n" if event.step in self._streaming else ""
-            self.console.print(f"{lead}[yellow]! {event.step}: handler '{event.handler}' failed and "  # type: ignore[attr-defined]
+            # Concurrent steps write whole lines, so then the cursor is at a line start.
+            lead = "\n" if event.step in self._streaming and not is_shared(self.stream) else ""
+            self.print(f"{lead}[yellow]! {event.step}: handler '{event.handler}' failed and "  # type: ignore[attr-defined]
                                f"was detached: {event.error}[/]")  # type: ignore[attr-defined]
 
     def outro(self, result: Any) -> None:
         where = result.results_path
         if result.success:
-            self.console.print(f"[green]✓ done[/] in {result.duration_s:.2f} s · "
+            self.print(f"[green]✓ done[/] in {result.duration_s:.2f} s · "
                                f"${result.cost_usd:.4f} · results: {where}")
         else:
-            self.errors.print("\n".join(failure_lines(result)), markup=False)
+            self.print_error("\n".join(failure_lines(result)), markup=False)
 
     def cancelled(self) -> None:
         where = self.output_dir / (self.run_id or "") / "results.json"
         kept = (f"the text produced so far is kept in {where}" if self._produced
                 else f"no text was produced; the run is recorded in {where}")
-        self.errors.print(f"\n[yellow]✗ cancelled[/]: streams closed; {kept}")
+        self.print_error(f"\n[yellow]✗ cancelled[/]: streams closed; {kept}")
 
 
 def _count(n: int, noun: str) -> str:

@@ -111,6 +111,62 @@ def test_mixed_mode_checks_only_the_steps_that_ask_for_live(tmp_path, monkeypatc
     assert "anthropic_api" not in result.stderr  # it runs on the simulator
 
 
+NESTED = """
+workflow:
+  name: nested
+  defaults:
+    output_dir: {out}
+  steps:
+    - name: fanout
+      type: parallel
+      steps:
+        - name: left
+          type: gemini
+          prompt: "Left for {{{{ inputs.person_name }}}}"
+          mock: {{text: "L", timing: {{pattern: fast}}}}
+    - name: pick
+      type: switch
+      expression: "fanout.left"
+      cases:
+        L:
+          - name: right
+            type: claude
+            prompt: "Right"
+            mock: {{text: "R", timing: {{pattern: fast}}}}
+      default:
+        - name: fallback
+          type: claude
+          provider: anthropic_api
+          prompt: "Fallback"
+          mock: {{text: "F", timing: {{pattern: fast}}}}
+    - name: pair
+      type: parallel_claude
+      parallel_tasks:
+        - id: task
+          prompt: "Task about {{{{ inputs.topic }}}}"
+          mock: {{text: "T", timing: {{pattern: fast}}}}
+"""
+
+
+def test_live_mode_checks_the_providers_of_steps_inside_containers(tmp_path, monkeypatch):
+    no_credentials(monkeypatch, tmp_path)
+    flow = write(tmp_path, NESTED.format(out=tmp_path / "out"))
+    result = run(tmp_path, flow, "--mode", "live")
+    assert result.exit_code == 2
+    # a gemini branch, a claude step in a switch case, an API step in its default
+    assert "no credentials for gemini, claude_agent, anthropic_api (" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_inputs_read_by_steps_inside_containers_are_known(tmp_path):
+    flow = write(tmp_path, NESTED.format(out=tmp_path / "out"))
+    typo = run(tmp_path, flow, "--mode", "mock", "-i", "topik=rivers")
+    assert typo.exit_code == 2
+    assert "(it reads: person_name, topic); did you mean 'topic'?" in typo.stderr
+    ok = run(tmp_path, flow, "--mode", "mock", "-i", "person_name=Ada", "-i", "topic=rivers")
+    assert ok.exit_code == 0, ok.output
+
+
 def test_the_first_line_names_the_sdks_really_used(tmp_path, monkeypatch):
     no_credentials(monkeypatch, tmp_path)
     from rillet.cli_report import describe_modes

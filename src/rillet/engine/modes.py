@@ -48,9 +48,6 @@ def providers_used(workflow: Any, run_mode: str) -> list[tuple[str, str, str | N
 def _all_steps(steps: Any) -> Iterator[Any]:
     for step in steps or []:
         yield step
-        for name in ("steps", "branches", "cases", "parallel_tasks"):  # containers
-            children = getattr(step, name, None)
-            if isinstance(children, dict):
-                children = list(children.values())
-            if isinstance(children, list):
-                yield from _all_steps(children)
+        child_lists = getattr(step, "child_lists", None)  # a container's children
+        for _, children in (child_lists() if child_lists else []):
+            yield from _all_steps(children)

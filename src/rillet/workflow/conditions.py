@@ -28,7 +28,7 @@ from typing import Any
 from rillet.errors import RilletError
 from rillet.result import StepResult
 
-ROOTS = ("steps", "global_vars", "inputs", "state", "workflow")
+ROOTS = ("steps", "global_vars", "inputs", "state", "workflow", "loop")
 _STEP_FIELDS = frozenset({f.name for f in fields(StepResult)} | {"data", "success"})
 _LITERALS = {"true": True, "false": False, "null": None, "none": None}
 _KEYWORDS = frozenset({"and", "or", "not", "contains", "in"})

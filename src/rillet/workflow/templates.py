@@ -20,7 +20,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from rillet.errors import RilletError
 from rillet.result import StepResult
 
-ROOTS = ("steps", "global_vars", "inputs", "state", "workflow")
+ROOTS = ("steps", "global_vars", "inputs", "state", "workflow", "loop")
 
 
 class TemplateError(RilletError):
@@ -61,10 +61,23 @@ class _Environment(ImmutableSandboxedEnvironment):
             return obj[attribute]
         value = super().getattr(obj, attribute)
         if type(obj) is StepResult and isinstance(value, Undefined):
+            if isinstance(obj.children, dict) and attribute in obj.children:
+                return obj.children[attribute]  # steps.fanout.branch_a
             data = obj.data
             if isinstance(data, dict) and attribute in data:
                 return data[attribute]
         return value
+
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if type(obj) is StepResult and obj.children is not None:
+            children = obj.children  # steps.review[3].summarise, steps.fanout['branch-a']
+            if isinstance(children, list) and isinstance(argument, int) \
+                    and -len(children) <= argument < len(children):
+                return children[argument]
+            if isinstance(children, dict) and argument in children:
+                return children[argument]
+        return super().getitem(obj, argument)
 
 
 _ENV = _Environment(undefined=_Missing, autoescape=False, keep_trailing_newline=True)

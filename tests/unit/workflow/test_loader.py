@@ -155,7 +155,8 @@ def test_unknown_step_type():
               type: claud
               prompt: "x"
     """) == ("flow.yaml:6: steps[0].type: unknown step type 'claud'; did you mean claude? "
-             "(step types: claude, gemini, set_variable)")
+             "(step types: claude, gemini, set_variable, parallel, parallel_claude, for_loop, "
+                 "while_loop, switch, pipeline)")
 
 
 def test_missing_step_type_and_missing_required_keys():
@@ -170,7 +171,8 @@ def test_missing_step_type_and_missing_required_keys():
     assert problems == [
         "flow.yaml:2: name: required, but missing",
         "flow.yaml:4: steps[0].type: missing: every step needs a type "
-        "(claude, gemini, set_variable)",
+        "(claude, gemini, set_variable, parallel, parallel_claude, for_loop, while_loop, "
+        "switch, pipeline)",
         "flow.yaml:6: steps[1].variables: required, but missing",
     ]
 
@@ -596,10 +598,14 @@ def test_json_schema_describes_the_file_with_step_types_as_variants():
     assert workflow["properties"]["steps"]["minItems"] == 1
     variants = workflow["properties"]["steps"]["items"]["oneOf"]
     refs = {v["$ref"].rsplit("/", 1)[1] for v in variants}
-    assert refs == {"ClaudeStep", "ClaudeApiStep", "GeminiStep", "SetVariableStep"}
+    containers = {"ParallelStep": "parallel", "ParallelClaudeStep": "parallel_claude",
+                  "ForLoopStep": "for_loop", "WhileLoopStep": "while_loop",
+                  "SwitchStep": "switch", "PipelineStep": "pipeline"}
+    assert refs == {"ClaudeStep", "ClaudeApiStep", "GeminiStep", "SetVariableStep",
+                    *containers}
     types = {name: schema["$defs"][name]["properties"]["type"]["const"] for name in refs}
     assert types == {"ClaudeStep": "claude", "ClaudeApiStep": "claude",
-                     "GeminiStep": "gemini", "SetVariableStep": "set_variable"}
+                     "GeminiStep": "gemini", "SetVariableStep": "set_variable", **containers}
     assert schema["$defs"]["ClaudeStep"]["additionalProperties"] is False
     assert "source_path" not in json.dumps(schema)
 

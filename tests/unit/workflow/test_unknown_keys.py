@@ -44,6 +44,13 @@ def test_the_walk_finds_the_step_and_option_models():
             "TokenBudget", "FilePart"} <= names
 
 
+def test_the_walk_finds_the_container_steps_and_their_parts():
+    names = {model.__name__ for model in MODELS}
+    assert {"ParallelStep", "ParallelClaudeStep", "ParallelClaudeTask", "ForLoopStep",
+            "WhileLoopStep", "SwitchStep", "PipelineStep", "PipelineConfig",
+            "OutputMapping"} <= names
+
+
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
 def test_every_schema_model_rejects_an_unknown_key(model):
     with pytest.raises(ValidationError) as info:

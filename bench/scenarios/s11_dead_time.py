@@ -1,4 +1,4 @@
-"""Scenario 8: dead time, between steps and before the first token.
+"""Scenario 11: dead time, between steps and before the first token.
 
 - Between steps: the showcase (`examples/showcase.yaml`, four model steps on three
   providers and a variable) runs in sim mode against a simulator in this process, which
@@ -30,7 +30,7 @@ from bench.harness import AT_MOST, BenchConfig, ScenarioResult, alternate, media
 from bench.paths import MODEL
 from bench.simproc import ROOT, simulator_process
 
-NUMBER, TITLE = 8, "dead time: between steps, and from process start to the first token"
+NUMBER, TITLE = 11, "dead time: between steps, and from process start to the first token"
 SHOWCASE = ROOT / "examples" / "showcase.yaml"
 GAP_TARGET_S = 0.005
 MARKER = "Kestrels"
