@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rillet.result import StepResult
+from rillet.safe_files import inside
 
 RUN_MODES = ("mock", "sim", "live", "mixed")
 
@@ -36,6 +37,8 @@ class RunContext:
     state: dict[str, Any] = field(default_factory=dict)
     results: dict[str, StepResult] = field(default_factory=dict)
     cost_usd: float = 0.0
+    read_policy: Any = None  # rillet.steps.prompt_files.ReadPolicy: which files prompts read
+    prompt_files: dict[Path, str] = field(default_factory=dict)  # read ahead, off the loop
 
     def template_context(self) -> dict[str, Any]:
         # The same dicts every time: steps finishing later show up without a rebuild.
@@ -54,9 +57,6 @@ class RunContext:
 
 
 def safe_output_path(output_dir: Path, relative: str) -> Path:
-    """`relative` inside `output_dir`; anything that would escape it is refused."""
-    candidate = Path(relative)
-    if candidate.is_absolute() or ".." in candidate.parts:
-        raise ValueError(f"output path '{relative}' must be relative and stay inside "
-                         f"the output directory")
-    return output_dir / candidate
+    """`relative` inside `output_dir`; anything that would escape it (`..`, an absolute
+    path, a symlinked folder) is refused."""
+    return inside(output_dir, relative)

@@ -65,7 +65,11 @@ def evaluate(expr: str, ctx: dict[str, Any]) -> bool:
 @lru_cache(maxsize=1024)
 def _compile(expr: str) -> Condition:
     parser = _Parser(expr)
-    run = parser.parse()
+    try:
+        run = parser.parse()
+    except RecursionError:
+        raise ConditionError(f"condition {expr[:60]!r}: nested too deeply; "
+                             f"split it") from None
     return Condition(expr, tuple(parser.paths), run)
 
 

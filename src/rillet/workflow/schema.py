@@ -15,6 +15,8 @@ from pydantic import (
     field_validator, model_validator,
 )
 
+from rillet.providers.pricing.overrides import Prices
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -495,6 +497,11 @@ class Workflow(_Model):
     inputs: dict[str, Any] = Field(default_factory=dict,
                                    description="Defaults for {{ inputs.x }}; `--input` overrides.")
     max_cost_usd: float | None = Field(default=None, gt=0)
+    read_paths: list[str] = Field(default_factory=list, description=(
+        "Folders, besides the workflow's own, that prompt files may be read from."))
+    pricing: dict[str, Prices] = Field(default_factory=dict, description=(
+        "Prices (USD per million tokens) for models rillet has none for, or to replace its "
+        "own: {model: {input: 3.0, output: 15.0}}."))
     telemetry: bool | None = None
     defaults: Defaults = Field(default_factory=Defaults)
     steps: list[Step] = Field(json_schema_extra={"minItems": 1})

@@ -495,6 +495,16 @@ def test_a_run_that_uses_no_workspace_creates_none(write_workflow, run_opts, tmp
     assert (tmp_path / "out" / result.run_id / "results.json").is_file()
 
 
+def test_a_workspace_that_could_never_be_made_refuses_the_run_at_once(write_workflow, run_opts,
+                                                                      tmp_path):
+    from rillet.errors import RunRefused
+
+    (tmp_path / "a_file").write_text("", encoding="utf-8")
+    with pytest.raises(RunRefused, match="the workspace folder .* cannot be used: .* is not a folder"):
+        rillet.run(write_workflow(TWO_STEPS),
+                   **{**run_opts, "workspace_dir": tmp_path / "a_file" / "ws"})
+    assert not (tmp_path / "out").exists()  # nothing ran
+
 def test_the_workspace_is_created_when_the_claude_cli_is_set_up_to_run_in_it(tmp_path):
     from rillet.providers.base import ModelRequest
     from rillet.providers.claude_agent_options import build_options
