@@ -9,7 +9,7 @@ from types import ModuleType
 # between two others without renumbering the rest.
 NAMES = ("s1_ttft", "s2_throughput", "s3_memory", "s4_sync_async", "s5_claude_chain",
          "s6_concurrency", "s7_scaling", "s8_parallel", "s9_loop",
-         "s10_batch", "s12_partial_output")
+         "s10_batch", "s11_dead_time", "s12_partial_output")
 
 
 def _number(name: str) -> int:
