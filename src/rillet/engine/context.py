@@ -12,13 +12,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from rillet.errors import RilletError
 from rillet.result import StepResult
 
 RUN_MODES = ("mock", "sim", "live", "mixed")
 
 
+TIMESTAMP_FORMAT = "%Y%m%d-%H%M%S"  # {{ timestamp }}: safe in file names
+
+
 def new_run_id() -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(timezone.utc).strftime(TIMESTAMP_FORMAT)
     return f"{stamp}-{uuid.uuid4().hex[:6]}"
 
 
@@ -36,6 +40,7 @@ class RunContext:
     state: dict[str, Any] = field(default_factory=dict)
     results: dict[str, StepResult] = field(default_factory=dict)
     cost_usd: float = 0.0
+    started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     def template_context(self) -> dict[str, Any]:
         # The same dicts every time: steps finishing later show up without a rebuild.
@@ -44,7 +49,9 @@ class RunContext:
             "global_vars": self.global_vars,
             "inputs": self.inputs,
             "state": self.state,
-            "workflow": {"name": self.workflow.name, "run_id": self.run_id},
+            "workflow": {"name": self.workflow.name, "run_id": self.run_id,
+                         "environment": getattr(self.workflow.environment, "mode", None)},
+            "timestamp": self.started.strftime(TIMESTAMP_FORMAT),
         }
 
     def resolve(self, path: str | Path) -> Path:
@@ -53,10 +60,20 @@ class RunContext:
         return p if p.is_absolute() else self.base_dir / p
 
 
+class OutputPathError(RilletError, ValueError):
+    """An output path that would leave the output directory."""
+
+
 def safe_output_path(output_dir: Path, relative: str) -> Path:
-    """`relative` inside `output_dir`; anything that would escape it is refused."""
+    """`relative` inside `output_dir`; anything that would escape it (also through a
+    symlink, or once a template is filled in) is refused."""
     candidate = Path(relative)
-    if candidate.is_absolute() or ".." in candidate.parts:
-        raise ValueError(f"output path '{relative}' must be relative and stay inside "
-                         f"the output directory")
-    return output_dir / candidate
+    if not relative.strip() or "\x00" in relative or candidate.is_absolute() \
+            or ".." in candidate.parts:
+        raise OutputPathError(f"output path '{relative}' must be relative and stay inside "
+                              f"the output directory")
+    path = output_dir / candidate
+    if not path.resolve().is_relative_to(output_dir.resolve()):
+        raise OutputPathError(f"output path '{relative}' leads out of the output directory "
+                              f"(through a symlink)")
+    return path

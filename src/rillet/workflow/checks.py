@@ -114,7 +114,7 @@ def _check_raw_step(index: int, raw: dict[str, Any], scope: Scope,
     """A step with schema problems: its condition and prompt text are still checked, so one
     pass reports as much as it can."""
     loc = _STEPS + (index,)
-    if isinstance(raw.get("condition"), str):
+    if isinstance(raw.get("condition"), (str, list, dict)):
         check_condition(loc + ("condition",), raw["condition"], scope, problems)
     prompt = raw.get("prompt")
     parts = [prompt] if isinstance(prompt, str) else prompt if isinstance(prompt, list) else []
@@ -136,6 +136,8 @@ def template_strings(step: Any) -> list[tuple[Loc, str]]:
             found.append((("prompt", j, "content"), part.content))
         elif part.type == "file":
             found.append((("prompt", j, "path"), part.path))
+    if step.output_to_file:
+        found.append((("output_to_file",), step.output_to_file))
     if step.model:
         found.append((("model",), step.model))
     if isinstance(step, ClaudeStep):
@@ -173,8 +175,6 @@ def _check_output_file(loc: Loc, path: str | None, problems: Problems) -> None:
         return
     if not path.strip():
         problems.add(loc, "is empty; give a file name or remove the key")
-    elif templates.has_template(path):
-        problems.add(loc, "templates are not filled in here; write a fixed relative path")
     elif PurePosixPath(path).is_absolute() or PureWindowsPath(path).is_absolute() \
             or ".." in PurePosixPath(path.replace("\\", "/")).parts:
         problems.add(loc, f"'{path}' must be a relative path inside the output directory "
@@ -207,9 +207,22 @@ def check_template(loc: Loc, text: str, scope: Scope, problems: Problems) -> Non
             problems.add(loc, f"template: {problem}")
 
 
-def check_condition(loc: Loc, expr: str, scope: Scope, problems: Problems) -> None:
+def check_condition(loc: Loc, spec: Any, scope: Scope, problems: Problems) -> None:
+    """A condition string, or an and/or/not mapping or list of them (each part checked
+    at its own place)."""
+    if not isinstance(spec, str):
+        try:
+            kind, parts = conditions.spec_parts(spec)
+        except conditions.ConditionError as exc:
+            problems.add(loc, str(exc))
+            return
+        for position, part in enumerate(parts):
+            where = loc + ((position,) if isinstance(spec, list) else
+                           (kind,) if kind == "not" else (kind, position))
+            check_condition(where, part, scope, problems)
+        return
     try:
-        parsed = conditions.check(expr)
+        parsed = conditions.check(spec)
     except conditions.ConditionError as exc:
         problems.add(loc, str(exc))
         return
@@ -222,8 +235,13 @@ def check_condition(loc: Loc, expr: str, scope: Scope, problems: Problems) -> No
 def _reference(root: str, key: str | None, scope: Scope) -> str | None:
     if not templates.known_name(root):
         guess = did_you_mean(root, templates.ROOTS)
-        hint = f"did you mean {guess}?" if guess else f"use {', '.join(templates.ROOTS)}"
-        return f"unknown name '{root}'; {hint}"
+        if guess:
+            return f"unknown name '{root}'; did you mean {guess}?"
+        if root in scope.all_steps:
+            return f"'{root}' is a step, not a variable; write steps.{root}.text"
+        # A bare variable (pipeline_ex's {{ name }}): state, global_vars or an input,
+        # which `--input` may give at run time; looked up when the step runs.
+        return None
     if key is None or key in _MAPPING_METHODS:  # steps.items(), state.get('x', 0), ...
         return None
     if root == "steps":

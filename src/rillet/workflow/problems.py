@@ -21,15 +21,18 @@ from pydantic.fields import FieldInfo
 
 Loc = tuple[Any, ...]
 
-# Keys of the reference system (pipeline_ex) that rillet does not take, and why.
+# Keys of the reference system (pipeline_ex) that rillet does not take, and why. Each
+# message ends by pointing to the migration guide.
 REFERENCE_HINTS = {
-    "output_format": "rillet always reads the Claude CLI's stream-json and keeps the text; "
-                     "remove it",
-    "claude_output_format": "rillet always reads the Claude CLI's stream-json; remove it",
-    "verbose": "rillet always sees every message; use the console handler's options to "
-               "choose what is shown",
     "stream_file_path": "use stream_handler: file with stream_handler_opts: {file: {path: ...}}",
     "functions": "Gemini function calling is not supported yet; remove it",
+    "hooks": "pipeline_ex's hooks name its own Elixir functions (log_tool_use, validate_bash, "
+             "audit_tool), which rillet does not have; limit tools with allowed_tools, "
+             "disallowed_tools or permission_mode",
+    "enable_context_management": "pipeline_ex checked this key but nothing read it; remove it",
+    "memory_config": "pipeline_ex checked this key but nothing read it; remove it",
+    "debug_level": "pipeline_ex checked this key but nothing read it; use verbose: true on a "
+                   "step to see its tool calls and thinking",
 }
 
 
@@ -128,7 +131,7 @@ class Problems:
 
 def unknown_key_message(key: str, holder: type[BaseModel] | None) -> str:
     if key in REFERENCE_HINTS:
-        return f"not supported: {REFERENCE_HINTS[key]}"
+        return f"not supported: {REFERENCE_HINTS[key]} (see docs/migration-from-pipeline-ex.md)"
     from rillet.workflow.schema import OPTIONS_OF_PROVIDER
 
     allowed = list(holder.model_fields) if holder is not None else []

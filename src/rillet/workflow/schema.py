@@ -13,6 +13,7 @@ from pydantic import (
     BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag,
     field_validator, model_validator,
 )
+from typing_extensions import TypeAliasType
 
 
 class _Model(BaseModel):
@@ -88,6 +89,15 @@ class Thinking(_Model):
         return self
 
 
+class AgentSpec(_Model):
+    """A subagent the Claude agent can hand work to (the SDK's AgentDefinition)."""
+
+    description: str
+    prompt: str
+    tools: list[str] | None = None
+    model: str | None = None
+
+
 class ClaudeOptions(_Model):
     """Options of a `type: claude` step with `provider: claude_agent` (the Claude Agent SDK).
     Each maps to one ClaudeAgentOptions field (rillet.providers.claude_agent_options)."""
@@ -118,6 +128,7 @@ class ClaudeOptions(_Model):
     settings: dict[str, Any] | str | None = None
     setting_sources: list[Literal["user", "project", "local"]] | None = None
     betas: list[str] | None = None
+    agents: dict[str, AgentSpec] | None = None
 
 
 class _Sampling(_Model):
@@ -156,17 +167,57 @@ class TokenBudget(_Model):
     thinking_budget: int | None = Field(default=None, ge=-1)
 
 
+# --- conditions -----------------------------------------------------------------------------------
+
+
+class AllOf(_Model):
+    """`and:` — true when every condition in the list is (pipeline_ex's form)."""
+
+    all_of: list[ConditionSpec] = Field(alias="and", min_length=1)
+
+
+class AnyOf(_Model):
+    """`or:` — true when at least one condition in the list is."""
+
+    any_of: list[ConditionSpec] = Field(alias="or", min_length=1)
+
+
+class NoneOf(_Model):
+    """`not:` — true when the condition is false."""
+
+    negated: ConditionSpec = Field(alias="not")
+
+
+# A condition: an expression string, an and/or/not mapping, or a list (all must hold).
+ConditionSpec = TypeAliasType(  # type: ignore[misc]
+    "ConditionSpec", Union[str, AllOf, AnyOf, NoneOf, list["ConditionSpec"]])
+
+
+def _bool_condition(value: Any) -> Any:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return [_bool_condition(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _bool_condition(item) for key, item in value.items()}
+    return value
+
+
 # --- steps ----------------------------------------------------------------------------------------
 
 
 class StepBase(_Model):
     name: str = Field(description="Unique; later steps use it in templates and conditions.")
-    condition: str | None = Field(default=None, description="Run the step only when true.")
+    condition: ConditionSpec | None = Field(default=None,
+                                            description="Run the step only when true.")
 
     @field_validator("condition", mode="before")
     @classmethod
     def _bool_condition(cls, value: Any) -> Any:
-        return str(value).lower() if isinstance(value, bool) else value
+        return _bool_condition(value)
+
+
+OutputFormat = Literal["text", "json", "stream-json", "stream_json"]
 
 
 class ModelStepBase(StepBase):
@@ -187,6 +238,15 @@ class ModelStepBase(StepBase):
     collect_stream: bool = Field(default=True, description="Always true: rillet always keeps "
                                  "the step's text.")
     timeout_s: float | None = Field(default=None, gt=0)
+    role: Literal["brain", "muscle"] | None = Field(
+        default=None, description="pipeline_ex's label for people: brain (plans) or muscle "
+                                  "(does); shown in results, changes nothing else.")
+    verbose: bool | None = Field(
+        default=None, description="The console shows tool calls and thinking (true) or the "
+                                  "text only (false).")
+    output_format: OutputFormat | None = Field(
+        default=None, description="pipeline_ex's CLI output format; every value keeps the "
+                                  "whole result (see the migration guide).")
     mock: dict[str, Any] | str | None = Field(
         default=None, description="The reply in mock mode (a reply text, or a reply with "
                                   "text, timing, fault, ...).")
@@ -279,6 +339,8 @@ class Defaults(_Model):
     stream_handler_opts: dict[str, dict[str, Any]] = Field(default_factory=dict)
     stream_buffer_size: int | None = Field(default=None, ge=1)
     timeout_s: float | None = Field(default=None, gt=0)
+    verbose: bool | None = None
+    output_format: OutputFormat | None = None
 
 
 def _text(value: Any) -> Any:
@@ -286,9 +348,18 @@ def _text(value: Any) -> Any:
         else value
 
 
+class Environment(_Model):
+    """`workflow.environment`: which environment the run is for."""
+
+    mode: Literal["development", "production", "test"] = Field(
+        description="Read by templates and conditions as workflow.environment.")
+
+
 class Workflow(_Model):
     name: str
     description: str | None = None
+    metadata: dict[str, Any] | None = Field(default=None,
+                                            description="Free-form notes for people.")
     version: Annotated[str | None, BeforeValidator(_text)] = None
     workspace_dir: str = "./workspace"
     checkpoint_enabled: bool = False
@@ -298,6 +369,9 @@ class Workflow(_Model):
                                    description="Defaults for {{ inputs.x }}; `--input` overrides.")
     max_cost_usd: float | None = Field(default=None, gt=0)
     telemetry: bool | None = None
+    environment: Environment | None = None
+    enable_skills: bool = Field(default=False, description="Claude steps with an "
+                                "allowed_tools list may also use the Skill tool.")
     defaults: Defaults = Field(default_factory=Defaults)
     steps: list[Step] = Field(json_schema_extra={"minItems": 1})
 

@@ -297,7 +297,8 @@ def test_template_names_are_checked_against_the_workflow():
         "earlier steps can be used",
         "flow.yaml:15: steps[2].claude: unknown option; expected one of: name, condition, "
         "mode, prompt, output_to_file, async_streaming, stream_handler, "
-        "stream_handler_opts, stream_buffer_size, collect_stream, timeout_s, mock, type, "
+        "stream_handler_opts, stream_buffer_size, collect_stream, timeout_s, role, verbose, "
+            "output_format, mock, type, "
         "model, system_instruction, token_budget",
     ]
 
@@ -420,8 +421,8 @@ def test_output_to_file_must_stay_inside_the_output_dir():
         "output directory (no leading / and no ..)",
         "flow.yaml:6: steps[1].output_to_file: '/etc/passwd' must be a relative path inside "
         "the output directory (no leading / and no ..)",
-        "flow.yaml:7: steps[2].output_to_file: templates are not filled in here; write a fixed "
-        "relative path",
+        "flow.yaml:7: steps[2].output_to_file: template: state.x is never set: no earlier "
+        "set_variable step sets it",
     ]
 
 
@@ -527,10 +528,11 @@ def test_reference_keys_rillet_does_not_take_say_why():
             - name: a
               type: claude
               prompt: x
-              claude_options: {output_format: json}
+              stream_file_path: out.txt
     """)
-    assert problem.startswith("flow.yaml:8: steps[0].claude_options.output_format: not "
-                              "supported: rillet always reads the Claude CLI's stream-json")
+    assert problem == ("flow.yaml:8: steps[0].stream_file_path: not supported: use "
+                       "stream_handler: file with stream_handler_opts: {file: {path: ...}} "
+                       "(see docs/migration-from-pipeline-ex.md)")
 
 
 def test_every_problem_is_reported_at_once():
@@ -550,7 +552,7 @@ def test_every_problem_is_reported_at_once():
               token_budget: {top_k: zero}
             - name: c
               type: claude
-              prompt: "{{ nope }}"
+              prompt: "{{ steps.nope.text }}"
               stream_handler: consol
     """)
     assert [p.split(": ")[0] + ": " + p.split(": ")[1] for p in problems] == [

@@ -1,0 +1,101 @@
+"""pipeline_ex forms at run time on the mock provider."""
+
+from __future__ import annotations
+
+import re
+
+import rillet
+
+
+async def test_output_to_file_templates_are_filled_in(write_workflow, run_opts, tmp_path):
+    flow = write_workflow("""
+        workflow:
+          name: t
+          inputs: {kind: review}
+          steps:
+            - name: a
+              type: claude
+              output_to_file: "{{ kind }}_{{ timestamp }}.md"
+              prompt: x
+              mock: "The review."
+    """)
+    result = await rillet.run_async(flow, **run_opts)
+    assert result.status == "completed"
+    [written] = (tmp_path / "out").glob("review_*.md")
+    assert re.fullmatch(r"review_\d{8}-\d{6}\.md", written.name)
+    assert written.read_text() == "The review."
+
+
+async def test_an_output_path_that_escapes_once_filled_in_fails_the_step(
+        write_workflow, run_opts, tmp_path):
+    flow = write_workflow("""
+        workflow:
+          name: t
+          inputs: {where: "../outside.md"}
+          steps:
+            - {name: a, type: claude, output_to_file: "{{ where }}", prompt: x, mock: "hi"}
+    """)
+    result = await rillet.run_async(flow, **run_opts)
+    assert result.status == "failed"
+    assert "must be relative and stay inside the output directory" in result.error
+    assert not (tmp_path / "outside.md").exists()
+
+
+async def test_an_output_path_through_a_symlink_out_is_refused(write_workflow, run_opts,
+                                                               tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "out" / "link").symlink_to(tmp_path / "elsewhere")
+    flow = write_workflow("""
+        workflow:
+          name: t
+          steps:
+            - {name: a, type: claude, output_to_file: link/x.md, prompt: x, mock: "hi"}
+    """)
+    result = await rillet.run_async(flow, **run_opts)
+    assert result.status == "failed"
+    assert "through a symlink" in result.error
+    assert not (tmp_path / "elsewhere" / "x.md").exists()
+
+
+async def test_structured_conditions_and_step_paths_decide_what_runs(write_workflow, run_opts):
+    flow = write_workflow("""
+        workflow:
+          name: t
+          steps:
+            - {name: review, type: claude, prompt: x, mock: '{"score": 9}'}
+            - name: ship
+              type: claude
+              prompt: x
+              mock: shipped
+              condition: {and: ["review.score >= 8", {not: "review.score > 10"}]}
+            - name: rework
+              type: claude
+              prompt: x
+              mock: reworked
+              condition: "{{ steps.review.result.score < 8 }}"
+    """)
+    result = await rillet.run_async(flow, **run_opts)
+    assert result.status == "completed"
+    assert result["ship"].text == "shipped"
+    assert result.skipped == ["rework"]
+
+
+async def test_timeout_ms_closes_the_stream_and_keeps_the_text(write_workflow, run_opts):
+    flow = write_workflow("""
+        workflow:
+          name: t
+          steps:
+            - name: slow
+              type: claude
+              prompt: x
+              claude_options: {timeout_ms: 200}
+              mock:
+                text: "one two three four five six seven eight nine ten"
+                timing: {first_token_delay_s: 0, tokens_per_second: 10}
+    """)
+    result = await rillet.run_async(flow, **run_opts)
+    assert result.status == "failed"
+    assert "timed out after 0.2 s" in result.error
+    assert result["slow"].text  # some words had arrived
+    assert len(result["slow"].text) < len("one two three four five six seven eight nine ten")
