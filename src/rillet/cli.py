@@ -129,9 +129,10 @@ def run(
 
 
 @app.command()
-def validate(files: Annotated[list[Path], typer.Argument(help="Workflow files to check.",
-                                                         exists=True, dir_okay=False)]) -> None:
-    """Check workflow files; every problem names the file, line and key."""
+def validate(files: Annotated[list[Path], typer.Argument(help="Workflow files to check.")]
+             ) -> None:
+    """Check workflow files; every problem names the file, line and key. Each file is
+    checked, also after one that is missing or invalid."""
     load_workflow = _loader().load_workflow
 
     failed = False

@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from rillet.workflow import conditions, templates
 from rillet.workflow.problems import Loc, Problems, did_you_mean
 from rillet.workflow.schema import (
-    ClaudeStep, Defaults, GeminiStep, ModelStepBase, SetVariableStep,
+    ClaudeStep, DataTransformStep, Defaults, EchoStep, FileOpsStep, FilterOp, GeminiStep,
+    JoinOp, ModelStepBase, SetVariableStep,
 )
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
@@ -76,6 +77,9 @@ def _check_names(names: list[Any], problems: Problems) -> None:
 
 
 def _remember_variables(raw: Any, scope: Scope) -> None:
+    if isinstance(raw, dict) and raw.get("type") == "data_transform" \
+            and isinstance(raw.get("output_field"), str):
+        scope.state.add(raw["output_field"])
     if not isinstance(raw, dict) or raw.get("type") != "set_variable":
         return
     variables = raw.get("variables")
@@ -97,6 +101,9 @@ def _check_step(index: int, step: Any, scope: Scope, defaults: Defaults,
     if isinstance(step, SetVariableStep):
         if not step.variables:
             problems.add(loc + ("variables",), "needs at least one variable")
+        return
+    if isinstance(step, DataTransformStep):
+        _check_transform(loc, step, scope, problems)
         return
     if isinstance(step, ModelStepBase):
         _check_prompt(loc, step, scope, problems)
@@ -123,6 +130,14 @@ def _check_raw_step(index: int, raw: dict[str, Any], scope: Scope,
             part.get("content") if isinstance(part, dict) else None
         if isinstance(text, str):
             check_template(loc + ("prompt", j, "content"), text, scope, problems)
+    operations = raw.get("operations") if raw.get("type") == "data_transform" else None
+    for j, op in enumerate(operations if isinstance(operations, list) else []):
+        if isinstance(op, dict) and op.get("operation") == "filter" \
+                and isinstance(op.get("condition"), str):
+            try:
+                conditions.check_item(op["condition"])
+            except conditions.ConditionError as exc:
+                problems.add(loc + ("operations", j, "condition"), str(exc))
 
 
 def template_strings(step: Any) -> list[tuple[Loc, str]]:
@@ -131,6 +146,23 @@ def template_strings(step: Any) -> list[tuple[Loc, str]]:
     if isinstance(step, SetVariableStep):
         _strings(step.variables, ("variables",), found)
         return found
+    if isinstance(step, EchoStep):
+        _strings(step.value, ("value",), found)
+        return found
+    if isinstance(step, DataTransformStep):
+        sources = [(("input_source",), step.input_source)] + [
+            (("operations", i, "right_source"), op.right_source)
+            for i, op in enumerate(step.operations) if isinstance(op, JoinOp)]
+        return [(where, text) for where, text in sources if templates.has_template(text)]
+    if isinstance(step, FileOpsStep):
+        for key in ("source", "destination", "path"):
+            if getattr(step, key):
+                found.append(((key,), getattr(step, key)))
+        for i, check in enumerate(step.files or []):
+            found.append((("files", i, "path"), check.path))
+        return found
+    if not isinstance(step, ModelStepBase):
+        return found  # a step type this module does not know holds no templates here
     for j, part in enumerate(step.prompt):
         if part.type == "static":
             found.append((("prompt", j, "content"), part.content))
@@ -156,6 +188,31 @@ def _strings(value: Any, loc: Loc, found: list[tuple[Loc, str]]) -> None:
     elif isinstance(value, list):
         for position, item in enumerate(value):
             _strings(item, loc + (position,), found)
+
+
+def _check_transform(loc: Loc, step: DataTransformStep, scope: Scope,
+                     problems: Problems) -> None:
+    sources = [(loc + ("input_source",), step.input_source)]
+    for i, op in enumerate(step.operations):
+        where = loc + ("operations", i)
+        if isinstance(op, FilterOp):
+            try:
+                conditions.check_item(op.condition)
+            except conditions.ConditionError as exc:
+                problems.add(where + ("condition",), str(exc))
+        elif isinstance(op, JoinOp):
+            sources.append((where + ("right_source",), op.right_source))
+    for where, source in sources:
+        if source.startswith("previous_response:"):
+            name = source.removeprefix("previous_response:").replace(":", ".", 1) \
+                .partition(".")[0]
+            problem = _step_reference(name, scope)
+            if problem:
+                problems.add(where, f"previous_response: {problem}")
+        elif not templates.has_template(source) and source not in scope.state \
+                and source not in scope.global_vars:
+            problems.add(where, f"'{source}' is neither previous_response:STEP, a template, "
+                         f"nor a variable an earlier step or global_vars sets")
 
 
 def _check_prompt(loc: Loc, step: Any, scope: Scope, problems: Problems) -> None:

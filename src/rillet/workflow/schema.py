@@ -297,6 +297,155 @@ class SetVariableStep(StepBase):
     scope: Literal["state", "global"] = "state"
 
 
+class EchoStep(StepBase):
+    """`type: echo` (pipeline_ex's `test_echo`): the result is `value`, templates filled in
+    (a value that is exactly one `{{ ... }}` keeps its type). Fixed data for later steps,
+    fixtures and tests; `fail: true` makes the step fail, to test error handling."""
+
+    type: Literal["echo", "test_echo"]
+    value: Any
+    fail: bool = False
+    error_message: str | None = Field(default=None, description="The error of a failing "
+                                      "step (default: 'echo step failed on purpose').")
+
+
+# --- data_transform ------------------------------------------------------------------------------
+
+
+class FilterOp(_Model):
+    """Keep the items for which `condition` holds (bare names are keys of the item)."""
+
+    operation: Literal["filter"]
+    field: str | None = None
+    condition: str
+
+
+class MapOp(_Model):
+    """Replace `field` through `mapping` (value -> new value), or upper/lower-case it."""
+
+    operation: Literal["map"]
+    field: str | None = None
+    mapping: dict[str, Any] | None = None
+    expression: Literal["uppercase", "lowercase"] | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> MapOp:
+        if (self.mapping is None) == (self.expression is None):
+            raise ValueError("map needs either mapping or expression (uppercase, lowercase)")
+        if self.expression is not None and self.field is None:
+            raise ValueError("map with expression needs a field")
+        return self
+
+
+AGGREGATES = ("sum", "average", "count", "max", "min", "first", "last", "unique")
+
+
+class AggregateOp(_Model):
+    """One value from the list (of `field` when given)."""
+
+    operation: Literal["aggregate"]
+    field: str | None = None
+    function: Literal["sum", "average", "count", "max", "min", "first", "last",
+                      "unique"] = "sum"
+
+
+class JoinOp(_Model):
+    """Merge into each item the first item of `right_source` whose `join_key` equals the
+    item's `left_field` (default: `join_key`)."""
+
+    operation: Literal["join"]
+    left_field: str | None = None
+    right_source: str
+    join_key: str
+
+
+class GroupByOp(_Model):
+    """A mapping of each value of `field` to the items that have it."""
+
+    operation: Literal["group_by"]
+    field: str
+
+
+class SortOp(_Model):
+    operation: Literal["sort"]
+    field: str
+    order: Literal["asc", "desc"] = "asc"
+
+
+class SelectOp(_Model):
+    """Keep only these fields of each item."""
+
+    operation: Literal["select"]
+    fields: list[str] = Field(min_length=1)
+
+
+TransformOp = Annotated[Union[FilterOp, MapOp, AggregateOp, JoinOp, GroupByOp, SortOp,
+                              SelectOp], Field(discriminator="operation")]
+
+
+class DataTransformStep(StepBase):
+    """`type: data_transform`: pipeline_ex's operations on JSON data, in order, no eval."""
+
+    type: Literal["data_transform"]
+    input_source: str = Field(description="previous_response:STEP, previous_response:STEP:"
+                              "path (or STEP.path), a variable's name, or a template.")
+    operations: list[TransformOp] = Field(min_length=1)
+    output_field: str | None = Field(default=None, description="Also keep the result as "
+                                     "this state variable.")
+
+
+# --- file_ops ------------------------------------------------------------------------------------
+
+
+class FileCheck(_Model):
+    """One file `file_ops: validate` checks."""
+
+    path: str
+    must_exist: bool = True
+    must_be_file: bool = False
+    must_be_dir: bool = False
+    min_size: int | None = Field(default=None, ge=0)
+    max_size: int | None = Field(default=None, ge=0)
+
+
+CONVERSIONS = ("csv_to_json", "json_to_csv", "yaml_to_json", "json_to_yaml", "csv_to_yaml",
+               "yaml_to_csv")
+
+_FILE_OP_KEYS = {"copy": ("source", "destination"), "move": ("source", "destination"),
+                 "delete": ("path",), "list": ("path",), "validate": ("files",),
+                 "convert": ("source", "destination", "format")}
+
+
+class FileOpsStep(StepBase):
+    """`type: file_ops`: file operations inside the workspace directory (paths relative to
+    it; nothing outside it, also through a symlink, is touched)."""
+
+    type: Literal["file_ops"]
+    operation: Literal["copy", "move", "delete", "list", "validate", "convert"]
+    source: str | None = None
+    destination: str | None = None
+    path: str | None = None
+    pattern: str | None = Field(default=None, description="list: a glob, e.g. *.md.")
+    files: list[FileCheck] | None = None
+    format: Literal["csv_to_json", "json_to_csv", "yaml_to_json", "json_to_yaml",
+                    "csv_to_yaml", "yaml_to_csv"] | None = None
+
+    @model_validator(mode="after")
+    def _keys_of_the_operation(self) -> FileOpsStep:
+        needed = _FILE_OP_KEYS[self.operation]
+        missing = [key for key in needed if getattr(self, key) is None]
+        if missing:
+            raise ValueError(f"operation {self.operation} needs {' and '.join(needed)} "
+                             f"(missing: {', '.join(missing)})")
+        extra = [key for key in ("source", "destination", "path", "pattern", "files", "format")
+                 if key not in needed and getattr(self, key) is not None
+                 and not (key == "pattern" and self.operation == "list")]
+        if extra:
+            raise ValueError(f"operation {self.operation} does not take "
+                             f"{', '.join(extra)}; it takes {', '.join(needed)}")
+        return self
+
+
 def _step_tag(value: Any) -> str | None:
     if isinstance(value, BaseModel):
         return "claude_api" if isinstance(value, ClaudeApiStep) else getattr(value, "type", None)
@@ -305,14 +454,20 @@ def _step_tag(value: Any) -> str | None:
     kind = value.get("type")
     if kind == "claude" and value.get("provider") == "anthropic_api":
         return "claude_api"
+    if kind == "test_echo":
+        return "echo"
     return kind if isinstance(kind, str) else None
 
 
-STEP_TYPES = ("claude", "gemini", "set_variable")
+STEP_TYPES = ("claude", "gemini", "set_variable", "echo", "test_echo", "data_transform",
+              "file_ops")
 
 Step = Annotated[
     Union[Annotated[ClaudeStep, Tag("claude")], Annotated[ClaudeApiStep, Tag("claude_api")],
-          Annotated[GeminiStep, Tag("gemini")], Annotated[SetVariableStep, Tag("set_variable")]],
+          Annotated[GeminiStep, Tag("gemini")], Annotated[SetVariableStep, Tag("set_variable")],
+          Annotated[EchoStep, Tag("echo")],
+          Annotated[DataTransformStep, Tag("data_transform")],
+          Annotated[FileOpsStep, Tag("file_ops")]],
     Discriminator(_step_tag),
 ]
 

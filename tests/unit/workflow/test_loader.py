@@ -11,7 +11,9 @@ import pytest
 
 from rillet.errors import WorkflowError
 from rillet.workflow.loader import json_schema, load_workflow, loads_workflow
-from rillet.workflow.schema import ClaudeApiStep, ClaudeStep, GeminiStep, SetVariableStep
+from rillet.workflow.schema import (
+    STEP_TYPES, ClaudeApiStep, ClaudeStep, GeminiStep, SetVariableStep,
+)
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "examples").glob("*.yaml"))
 
@@ -153,7 +155,7 @@ def test_unknown_step_type():
               type: claud
               prompt: "x"
     """) == ("flow.yaml:6: steps[0].type: unknown step type 'claud'; did you mean claude? "
-             "(step types: claude, gemini, set_variable)")
+             f"(step types: {', '.join(STEP_TYPES)})")
 
 
 def test_missing_step_type_and_missing_required_keys():
@@ -168,7 +170,7 @@ def test_missing_step_type_and_missing_required_keys():
     assert problems == [
         "flow.yaml:2: name: required, but missing",
         "flow.yaml:4: steps[0].type: missing: every step needs a type "
-        "(claude, gemini, set_variable)",
+        f"({', '.join(STEP_TYPES)})",
         "flow.yaml:6: steps[1].variables: required, but missing",
     ]
 
@@ -596,10 +598,12 @@ def test_json_schema_describes_the_file_with_step_types_as_variants():
     assert workflow["properties"]["steps"]["minItems"] == 1
     variants = workflow["properties"]["steps"]["items"]["oneOf"]
     refs = {v["$ref"].rsplit("/", 1)[1] for v in variants}
-    assert refs == {"ClaudeStep", "ClaudeApiStep", "GeminiStep", "SetVariableStep"}
-    types = {name: schema["$defs"][name]["properties"]["type"]["const"] for name in refs}
+    core = {"ClaudeStep", "ClaudeApiStep", "GeminiStep", "SetVariableStep"}
+    assert core <= refs
+    types = {name: schema["$defs"][name]["properties"]["type"]["const"] for name in core}
     assert types == {"ClaudeStep": "claude", "ClaudeApiStep": "claude",
                      "GeminiStep": "gemini", "SetVariableStep": "set_variable"}
+    assert schema["$defs"]["EchoStep"]["properties"]["type"]["enum"] == ["echo", "test_echo"]
     assert schema["$defs"]["ClaudeStep"]["additionalProperties"] is False
     assert "source_path" not in json.dumps(schema)
 
