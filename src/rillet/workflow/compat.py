@@ -104,6 +104,8 @@ def _timeouts(source: dict[str, Any], loc: Loc, problems: Problems, *,
 def _put(holder: dict[str, Any], key: str, value: Any, loc: Loc, old: Loc,
          problems: Problems) -> None:
     if key in holder:
+        if holder[key] == value:  # written twice alike (claude_output_format and output_format)
+            return
         where = " (rillet reads it at the step level)" if len(loc) > 1 and \
             loc[-2] == "steps" else ""
         problems.add(old, f"also set as {key_path(loc + (key,))}; keep one{where}")

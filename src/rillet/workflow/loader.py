@@ -19,7 +19,7 @@ from rillet.errors import WorkflowError
 from rillet.workflow import compat
 from rillet.workflow.checks import check_workflow
 from rillet.workflow.defaults import allow_skills, apply_defaults
-from rillet.workflow.problems import Problems
+from rillet.workflow.problems import Problems, did_you_mean
 from rillet.workflow.schema import Step, Workflow, WorkflowFile
 
 def load_workflow(path: str | Path) -> Workflow:
@@ -128,6 +128,12 @@ def _validate(data: Any, problems: Problems) -> Workflow | None:
             return None
         if not isinstance(data, dict):
             problems.add_raw(1, "a workflow file is a mapping with one key, 'workflow'")
+            return None
+        if "workflow" not in data and did_you_mean("workflow", map(str, data)) is None:
+            keys = ", ".join(map(str, list(data)[:4]))
+            problems.add_raw(1, f"there is no top-level 'workflow:' key (found: {keys}); put "
+                                f"name, steps and the rest under workflow: (pipeline_ex "
+                                f"refuses such a file too)")
             return None
     raw = data.get("workflow")
     raw_steps = raw.get("steps") if isinstance(raw, dict) else None

@@ -31,6 +31,8 @@ REFERENCE_HINTS = {
              "disallowed_tools or permission_mode",
     "enable_context_management": "pipeline_ex checked this key but nothing read it; remove it",
     "memory_config": "pipeline_ex checked this key but nothing read it; remove it",
+    "max_input_tokens": "pipeline_ex checked this key but nothing read it (Gemini takes no "
+                        "input limit); remove it",
     "debug_level": "pipeline_ex checked this key but nothing read it; use verbose: true on a "
                    "step to see its tool calls and thinking",
 }

@@ -210,6 +210,11 @@ def check(text: str) -> list[tuple[str, str | None]]:
         raise TemplateError(f"template {_short(text)}: {_syntax_message(exc)}") from None
     _template(text)  # compiles it (and warms the cache for the run)
     _single_expression(text)
+    for call in tree.find_all(nodes.Call):
+        if isinstance(call.node, nodes.Name) and not known_name(call.node.name):
+            raise TemplateError(f"template {_short(text)}: {call.node.name}() is not a "
+                                f"function templates have; write the expression itself, "
+                                f"e.g. {{{{ inputs.a * inputs.b }}}}")
     found: list[tuple[str, str | None]] = []
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         target = node.node
