@@ -309,8 +309,9 @@ def _reference(root: str, key: str | None, scope: Scope) -> str | None:
         return _unset("global_vars", key, scope.global_vars,
                       "it is not in global_vars and no earlier set_variable step "
                       "(scope: global) sets it")
-    if root == "workflow" and key not in ("name", "run_id"):
-        return f"workflow.{key} does not exist (workflow.name, workflow.run_id)"
+    if root == "workflow" and key not in ("name", "run_id", "environment"):
+        return (f"workflow.{key} does not exist (workflow.name, workflow.run_id, "
+                f"workflow.environment)")
     return None
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import re
+
+import pytest
 
 import rillet
 
@@ -99,3 +102,29 @@ async def test_timeout_ms_closes_the_stream_and_keeps_the_text(write_workflow, r
     assert "timed out after 0.2 s" in result.error
     assert result["slow"].text  # some words had arrived
     assert len(result["slow"].text) < len("one two three four five six seven eight nine ten")
+
+
+VERBOSE_FLOW = """
+    workflow:
+      name: t
+      steps:
+        - name: weather
+          type: claude
+          stream_handler: console
+          claude_options: {{verbose: {verbose}}}
+          prompt: "Weather in Paris?"
+          mock:
+            text: "Sunny."
+            tool_use: {{name: get_weather, input: {{city: Paris}}}}
+"""
+
+
+@pytest.mark.parametrize("verbose", [True, False])
+async def test_verbose_decides_whether_the_console_shows_tool_calls(write_workflow, run_opts,
+                                                                    verbose):
+    out = io.StringIO()
+    flow = write_workflow(VERBOSE_FLOW.format(verbose=str(verbose).lower()))
+    result = await rillet.run_async(flow, stdout=out, **run_opts)
+    assert result.status == "completed"
+    assert "Sunny." in out.getvalue()
+    assert ("get_weather" in out.getvalue()) is verbose

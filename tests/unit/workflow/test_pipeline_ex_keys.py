@@ -251,3 +251,14 @@ def test_simple_and_debug_are_the_console_with_other_defaults():
     debug = resolve("debug").options()
     assert (simple.show_header, simple.show_thinking, simple.show_tools) == (False, False, True)
     assert (debug.show_header, debug.preview_chars) == (True, 10_000)
+
+
+def test_conditions_may_read_the_environment():
+    wf = load("""
+        workflow:
+          name: t
+          environment: {mode: production}
+          steps:
+            - {name: a, type: gemini, prompt: x, condition: "workflow.environment == 'production'"}
+    """)
+    assert wf.steps[0].condition == "workflow.environment == 'production'"
