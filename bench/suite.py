@@ -28,7 +28,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="small sizes and one repetition (the CI smoke run)")
     parser.add_argument("--scenario", "-s", type=int, action="append", default=None,
-                        metavar="N", help="run only scenario N (repeatable; 1-7)")
+                        metavar="N", help="run only scenario N (repeatable; 1-10)")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"folder for the results file (default {RESULTS_DIR})")
     return parser.parse_args(argv)
@@ -41,7 +41,7 @@ def run_suite(quick: bool = False, scenarios: list[int] | None = None,
     config = BenchConfig.make(quick)
     unknown = set(scenarios or ()) - set(NUMBERS)
     if unknown:
-        raise SystemExit(f"no scenario {', '.join(map(str, sorted(unknown)))}; choose 1-7")
+        raise SystemExit(f"no scenario {', '.join(map(str, sorted(unknown)))}; choose 1-{max(NUMBERS)}")
     started_at = datetime.now(timezone.utc)
     results: list[ScenarioResult] = []
     for number in NUMBERS:

@@ -102,6 +102,44 @@ async def steps_case(spec: dict[str, Any], tmp: Path) -> dict[str, Any]:
     return await _measured(once, spec["steps"], warm=2)
 
 
+async def loop_case(spec: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    """A for_loop of `iterations` iterations (or, with "chain": true, as many top-level
+    steps), each one mock step answering a short scripted text at full speed. It also
+    counts the events still alive once the run is over (none should be)."""
+    import rillet
+    from bench.paths import run_dirs, step_yaml, workflow
+    from rillet.events import Event
+
+    reply = {"text": "One short answer per item, streamed token by token.",
+             "timing": {"pattern": "fast"}}
+
+    def flow_of(n: int) -> Any:
+        if spec.get("chain"):
+            return workflow("bench-chain", [step_yaml(f"s{i}", f"item {i}", mode="mock",
+                                                      mock=reply) for i in range(n)])
+        return workflow("bench-loop", [{
+            "name": "each", "type": "for_loop", "data_source": list(range(n)),
+            "steps": [step_yaml("work", "item {{ loop.item }}", mode="mock", mock=reply)]}])
+
+    flows = {n: flow_of(n) for n in (20, spec["iterations"])}
+    alive: list[int] = []
+
+    async def once(n: int) -> int:
+        with run_dirs() as dirs:
+            result = await rillet.run_async(flows[n], mode="mock", prewarm=False,
+                                            telemetry=False, **dirs)
+        if not result.success:
+            raise RuntimeError(result.error)
+        gc.collect()
+        alive.append(sum(1 for o in gc.get_objects() if isinstance(o, Event)))
+        if spec.get("chain"):
+            return sum(len(r.text) for r in result.results.values())
+        return sum(len(it["work"].text) for it in result["each"].children)
+
+    outcome = await _measured(once, spec["iterations"], warm=20)
+    return {**outcome, "events_alive_after": alive[-1]}
+
+
 async def _measured(once: Any, size: int, warm: int = 1000) -> dict[str, Any]:
     from bench.harness import peak_rss_bytes, reset_peak_rss, rss_bytes
 
@@ -117,7 +155,7 @@ async def _measured(once: Any, size: int, warm: int = 1000) -> dict[str, Any]:
             "kept_chars": kept, "seconds": seconds, "cpu_seconds": cpu, "peak_reset": reset}
 
 
-CASES = {"stream": stream_case, "steps": steps_case}
+CASES = {"stream": stream_case, "steps": steps_case, "loop": loop_case}
 
 
 def main() -> None:

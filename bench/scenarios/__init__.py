@@ -6,7 +6,8 @@ import importlib
 from types import ModuleType
 
 NAMES = ("s1_ttft", "s2_throughput", "s3_memory", "s4_sync_async", "s5_claude_chain",
-         "s6_concurrency", "s7_scaling")
+         "s6_concurrency", "s7_scaling", "s8_parallel", "s9_loop",
+         "s10_batch")
 
 
 def load(number: int) -> ModuleType:

@@ -16,6 +16,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "batch": "rillet.batching.scheduler",
     "run": "rillet.api", "run_async": "rillet.api", "stream": "rillet.api",
     "RunOptions": "rillet.engine.executor", "RunResult": "rillet.engine.executor",
     "ProviderError": "rillet.errors", "RilletError": "rillet.errors",

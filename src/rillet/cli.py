@@ -1,4 +1,4 @@
-"""The `rillet` command: run, validate, schema, sim, bench."""
+"""The `rillet` command: run, batch, validate, schema, sim, serve, bench."""
 
 from __future__ import annotations
 
@@ -212,7 +212,7 @@ def bench(
         "--quick", help="Small sizes, one repetition: the CI smoke run (well under a minute).")
                      ] = False,
     scenario: Annotated[Optional[list[int]], typer.Option(
-        "--scenario", "-s", help="Run only scenario N (repeatable; 1-7).")] = None,
+        "--scenario", "-s", help="Run only scenario N (repeatable; 1-10).")] = None,
     out: Annotated[Optional[Path], typer.Option(
         help="Folder for the results JSON (default: bench/results).")] = None,
 ) -> None:
@@ -229,6 +229,11 @@ def bench(
 
     argv = (["--quick"] if quick else []) + [f"--scenario={n}" for n in scenario or ()]
     raise typer.Exit(bench_main(argv + ([f"--out={out}"] if out else [])))
+
+
+from rillet.cli_batch import batch  # noqa: E402 - the command lives in its own module
+
+app.command()(batch)
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """What `rillet run` prints around the streamed text: one line to start, one per step that
 does not stream (skipped, variables, failures), and a summary. The streamed text itself
-comes from each step's console handler."""
+comes from each step's console handler; while concurrent steps show live lanes on the
+terminal, these lines are printed above the lanes."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from rillet.events import (
     Event, HandlerFailed, PipelineStarted, StepCompleted, StepFailed, StepSkipped,
     StepStarted, event_to_dict,
 )
+from rillet.streaming.handlers._lanes import is_shared, live_console
 
 _MODE_WORDS = {
     "mock": "the in-process mock provider",
@@ -43,13 +45,17 @@ class RunReporter:
     name = "reporter"
 
     def __init__(self, stream: TextIO, output_dir: Path):
+        self.stream = stream
         self.console = Console(file=stream, highlight=False, soft_wrap=True)
         self.output_dir = output_dir
         self.run_id: str | None = None
         self._streaming: set[str] = set()
 
+    def print(self, markup: str) -> None:
+        (live_console(self.stream) or self.console).print(markup)
+
     def intro(self, workflow: Any, modes: str) -> None:
-        self.console.print(f"[bold]rillet[/] ▸ [bold]{workflow.name}[/] · "
+        self.print(f"[bold]rillet[/] ▸ [bold]{workflow.name}[/] · "
                            f"{_count(len(workflow.steps), 'step')} · {modes}")
 
     def on_event(self, event: Event) -> None:
@@ -61,30 +67,31 @@ class RunReporter:
         elif kind is StepStarted:
             self._streaming.add(event.step)
         elif kind is StepSkipped:
-            self.console.print(f"[dim]○ {event.step}: skipped ({event.reason})[/]")  # type: ignore[attr-defined]
+            self.print(f"[dim]○ {event.step}: skipped ({event.reason})[/]")  # type: ignore[attr-defined]
         elif kind is StepCompleted and event.step not in self._streaming:
-            self.console.print(f"[green]✓[/] {event.step}: {_short(event.text)}")  # type: ignore[attr-defined]
+            self.print(f"[green]✓[/] {event.step}: {_short(event.text)}")  # type: ignore[attr-defined]
         elif kind is StepFailed and event.step not in self._streaming:
             # A model step's failure is in its console footer and in the run's summary.
-            self.console.print(f"[red]✗ {event.step}: {event.error}[/]")  # type: ignore[attr-defined]
+            self.print(f"[red]✗ {event.step}: {event.error}[/]")  # type: ignore[attr-defined]
         elif kind is HandlerFailed:
             # Mid-stream the cursor sits after the step's text: start a line of our own.
-            lead = "\n" if event.step in self._streaming else ""
-            self.console.print(f"{lead}[yellow]! {event.step}: handler '{event.handler}' failed and "  # type: ignore[attr-defined]
+            # Concurrent steps write whole lines, so then the cursor is at a line start.
+            lead = "\n" if event.step in self._streaming and not is_shared(self.stream) else ""
+            self.print(f"{lead}[yellow]! {event.step}: handler '{event.handler}' failed and "  # type: ignore[attr-defined]
                                f"was detached: {event.error}[/]")  # type: ignore[attr-defined]
 
     def outro(self, result: Any) -> None:
         where = result.results_path
         if result.success:
-            self.console.print(f"[green]✓ done[/] in {result.duration_s:.2f} s · "
+            self.print(f"[green]✓ done[/] in {result.duration_s:.2f} s · "
                                f"${result.cost_usd:.4f} · results: {where}")
         else:
-            self.console.print(f"[red]✗ {result.status}[/]: {result.error}\n"
+            self.print(f"[red]✗ {result.status}[/]: {result.error}\n"
                                f"  the text produced so far is kept in {where}")
 
     def cancelled(self) -> None:
         where = self.output_dir / (self.run_id or "") / "results.json"
-        self.console.print(f"\n[yellow]✗ cancelled[/]: streams closed; the text produced so far "
+        self.print(f"\n[yellow]✗ cancelled[/]: streams closed; the text produced so far "
                            f"is kept in {where}")
 
 

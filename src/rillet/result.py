@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
+
+Children = Union[dict[str, "StepResult"], list[Union[dict[str, "StepResult"], None]], None]
 
 
 @dataclass
@@ -24,6 +26,9 @@ class StepResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     variables: dict[str, Any] = field(default_factory=dict)
+    # A container's children: name -> result (parallel, switch, pipeline), or one such
+    # mapping per iteration (for_loop, while_loop; None for an iteration that never ran).
+    children: Children = None
 
     @property
     def data(self) -> Any:
@@ -34,8 +39,8 @@ class StepResult:
     def success(self) -> bool:
         return self.status == "completed"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, *, children: bool = True) -> dict[str, Any]:
+        document = {
             "step": self.step, "status": self.status, "text": self.text,
             "thinking": self.thinking, "tool_uses": self.tool_uses, "model": self.model,
             "stop_reason": self.stop_reason, "session_id": self.session_id,
@@ -43,10 +48,28 @@ class StepResult:
             "cost_usd": self.cost_usd, "num_turns": self.num_turns, "metrics": self.metrics,
             "error": self.error, "variables": self.variables,
         }
+        if children and self.children is not None:
+            document["children"] = _children_to_dict(self.children)
+        return document
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StepResult:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if fields.get("children") is not None:
+            fields["children"] = _children_from_dict(fields["children"])
+        return cls(**fields)
+
+
+def _children_to_dict(children: Any) -> Any:
+    if isinstance(children, dict):
+        return {name: r.to_dict() for name, r in children.items()}
+    return [None if it is None else _children_to_dict(it) for it in children]
+
+
+def _children_from_dict(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {name: StepResult.from_dict(r) for name, r in data.items()}
+    return [None if it is None else _children_from_dict(it) for it in data]
 
 
 def parse_json_text(text: str) -> Any:

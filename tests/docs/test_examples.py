@@ -57,7 +57,8 @@ def run_example(tmp_path: Path, monkeypatch):
 def test_every_example_workflow_is_covered_by_a_test():
     tested = {"claude_streaming_example.yaml", "claude_streaming_advanced.yaml",
               "showcase.yaml", "code_review.yaml", "claude_gemini_chain.yaml",
-              "stream_to_file_and_callback.yaml", "custom_handler.yaml"}
+              "stream_to_file_and_callback.yaml", "custom_handler.yaml",
+              "parallel_fanout.yaml", "topic_loop.yaml"}
     assert {p.name for p in EXAMPLES.glob("*.yaml")} == tested
 
 
@@ -204,3 +205,49 @@ def test_examples_validate_with_the_cli(monkeypatch):
     outcome = CliRunner().invoke(app, ["validate", *map(str, sorted(EXAMPLES.glob("*.yaml")))])
     assert outcome.exit_code == 0, outcome.output
     assert outcome.output.count("✓") == len(list(EXAMPLES.glob("*.yaml")))
+
+
+def test_parallel_fanout_runs_three_reviews_at_once_and_a_verdict_of_them(run_example,
+                                                                         monkeypatch):
+    from rillet.providers import registry
+
+    prompts = {}
+    original = registry.ProviderPool.open_stream
+
+    def spy(self, request, kind):
+        prompts[request.step] = request.prompt
+        return original(self, request, kind)
+
+    monkeypatch.setattr(registry.ProviderPool, "open_stream", spy)
+    result, recorder, stdout, out = run_example("parallel_fanout.yaml")
+
+    assert result.success, result.error
+    branches = result["review"].children
+    assert list(branches) == ["security", "cost", "operations"]
+    for name, branch in branches.items():
+        assert recorder.text(f"review.{name}") == branch.text
+        assert branch.text in prompts["verdict"]
+    assert (out / "fanout" / "verdict.md").read_text() == result["verdict"].text
+
+
+def test_topic_loop_drafts_and_titles_each_topic(run_example, monkeypatch):
+    from rillet.providers import registry
+
+    prompts = {}
+    original = registry.ProviderPool.open_stream
+
+    def spy(self, request, kind):
+        prompts[request.step] = request.prompt
+        return original(self, request, kind)
+
+    monkeypatch.setattr(registry.ProviderPool, "open_stream", spy)
+    result, recorder, _, _ = run_example("topic_loop.yaml")
+
+    assert result.success, result.error
+    iterations = result["explain"].children
+    assert len(iterations) == 3
+    assert "ocean currents" in prompts["explain[1].draft"]
+    for i, iteration in enumerate(iterations):
+        assert iteration["draft"].text in prompts[f"explain[{i}].title"]  # its own sibling
+        assert recorder.text(f"explain[{i}].title") == iteration["title"].text
+    assert result["contents"].variables["titles"] == [it["title"].text for it in iterations]

@@ -40,8 +40,8 @@ def quick_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, dict]:
 def test_quick_suite_runs_every_scenario_without_errors(quick_run):
     done, document = quick_run
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert [s["number"] for s in document["scenarios"]] == [1, 2, 3, 4, 5, 6, 7]
-    assert [s["error"] for s in document["scenarios"]] == [None] * 7
+    assert [s["number"] for s in document["scenarios"]] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert [s["error"] for s in document["scenarios"]] == [None] * 10
     assert document["quick"] is True and document["repetitions"] == 1
 
 

@@ -1,5 +1,6 @@
-"""The executor: runs a workflow's steps in order and drives each step's stream once,
-fanning every event out to the step's handlers, the run's listeners and its output file.
+"""The executor: sets a run up, hands its steps to the tree walker (rillet.engine.walk),
+and runs the leaf steps, driving each model step's stream once and fanning every event out
+to the step's handlers, the run's listeners and its output file.
 
 A handler never changes what a step returns: the text is collected by the step's
 AsyncResponse whatever the listeners do, and a listener that raises is detached.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,20 +19,24 @@ from typing import Any, TextIO
 
 from rillet.engine.checkpoints import Checkpointer, checkpoint_path, load_checkpoint
 from rillet.engine.context import RunContext, new_run_id, safe_output_path
+from rillet.engine.event_log import RunEventLog
 from rillet.engine.modes import default_run_mode, step_mode
 from rillet.engine.output import OutputFileWriter
 from rillet.engine.results import ResultStore
+from rillet.engine.scope import Scope, find_result
+from rillet.engine.walk import (
+    Budget, ProcessLimiter, Walker, default_claude_processes,
+)
 from rillet.errors import ProviderError, RilletError, StepError
 from rillet.events import (
     Event, HandlerFailed, PipelineCompleted, PipelineFailed, PipelineStarted, ResponseComplete,
-    StepCompleted, StepFailed, StepSkipped, StepStarted, TextDelta, ThinkingDelta, Usage,
+    StepCompleted, StepFailed, StepStarted, TextDelta, ThinkingDelta, Usage,
 )
 from rillet.result import StepResult
-from rillet.steps import MODEL_STEPS, PLAIN_STEPS
+from rillet.steps import CONTAINER_STEPS, MODEL_STEPS, PLAIN_STEPS
 from rillet.streaming.handler import Handler, HandlerContext, create_handler
 from rillet.streaming.handlers.console_presets import verbose_options
 from rillet.streaming.response import AsyncResponse
-from rillet.workflow.conditions import evaluate
 from rillet.workflow.templates import render
 
 
@@ -51,6 +57,9 @@ class RunOptions:
     quiet: bool = False
     stdout: TextIO | None = None
     run_id: str | None = None
+    # Claude CLI processes alive at once (each ~190 MB); None: $RILLET_MAX_CLAUDE_PROCESSES,
+    # else from the available memory (rillet.engine.walk.default_claude_processes).
+    max_claude_processes: int | None = None
 
 
 @dataclass
@@ -73,7 +82,10 @@ class RunResult:
         return self.status == "completed"
 
     def __getitem__(self, step: str) -> StepResult:
-        return self.results[step]
+        """A step's result by name, or at any depth by its path (`fanout.branch_a`,
+        `review[3].summarise`)."""
+        found = self.results.get(step)
+        return found if found is not None else find_result(self.results, step)
 
     def raise_for_status(self) -> RunResult:
         if not self.success:
@@ -141,10 +153,6 @@ class Fanout:
                     self.detach(listener, exc)
 
 
-class BudgetExceeded(RilletError):
-    pass
-
-
 class Executor:
     def __init__(self, workflow: Any, options: RunOptions | None = None):
         self.workflow = workflow
@@ -153,7 +161,7 @@ class Executor:
         self._sim: Any = None
         self._sim_url: str | None = self.options.sim_base_url
         self._pool: Any = None
-        self._partial: StepResult | None = None  # the last failed step's partial result
+        self._resumed: dict[str, StepResult] = {}  # finished paths of a resumed run
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -162,10 +170,24 @@ class Executor:
         ctx = self._context()
         store = ResultStore(ctx.run_dir)
         checkpointer = self._checkpointer(ctx)
-        run_listeners = Fanout("<run>", list(opts.listeners), self.warnings)
+        run_listeners = Fanout("<run>", [*opts.listeners, RunEventLog(ctx.run_dir)],
+                               self.warnings)
+        self._run_listeners = run_listeners
+        self._budget = Budget(wf.max_cost_usd, ctx)
+        self._limiter = ProcessLimiter(opts.max_claude_processes or default_claude_processes())
         started = perf_counter()
         status, error, failed_step = "completed", None, None
-        skipped: list[str] = []
+
+        def record(result: StepResult, leaf: bool) -> None:
+            if leaf:
+                self._budget.settle(result.step, result.cost_usd)
+            store.record(result)
+            if checkpointer:
+                checkpointer.save(result, ctx.state, ctx.global_vars)
+
+        walker = self._walker = Walker(self._run_leaf, run_listeners.emit, record,
+                                       resumed=self._resumed, warnings=self.warnings)
+        root = Scope.root(ctx)
         from rillet.providers.registry import ProviderPool
         from rillet.providers.telemetry import pipeline_span, telemetry_enabled
 
@@ -176,30 +198,18 @@ class Executor:
                                            tuple(s.name for s in wf.steps)))
         try:
             with pipeline_span(wf.name, ctx.run_id) if telemetry else nullcontext():
-                for index, step in enumerate(wf.steps):
-                    if step.name in ctx.results:  # completed in a resumed run
-                        continue
-                    if step.condition is not None and not _condition_holds(step, ctx):
-                        skipped.append(step.name)
-                        run_listeners.emit(StepSkipped(step.name, "condition is false"))
-                        continue
-                    result = await self._run_step(step, index, ctx, run_listeners)
-                    ctx.results[step.name] = result
-                    ctx.cost_usd += result.cost_usd
-                    store.record(result)
-                    if checkpointer:
-                        checkpointer.save(result, ctx.state, ctx.global_vars)
+                await walker.run_steps(wf.steps, root, ctx.results)
         except StepError as exc:
             status = "cancelled" if exc.cancelled else "failed"
             error, failed_step = str(exc), exc.step
-            self._keep_failed(exc, ctx, store)
+            if exc.step not in ctx.results:  # it failed before it began (its condition)
+                ctx.results[exc.step] = StepResult(step=exc.step, text=exc.partial_text,
+                                                   status=status, error=str(exc))
+                store.record(ctx.results[exc.step])
         except asyncio.CancelledError:
             status, error = "cancelled", "the run was cancelled"
-            failed_step = next((s.name for s in wf.steps if s.name not in ctx.results
-                                and s.name not in skipped), None)
-            if self._partial is not None and self._partial.step == failed_step:
-                ctx.results[failed_step] = self._partial  # the text so far is kept
-                store.record(self._partial)
+            failed_step = next((s.name for s in wf.steps if s.name in ctx.results
+                                and not ctx.results[s.name].success), None)
             raise
         finally:
             duration = perf_counter() - started
@@ -210,7 +220,7 @@ class Executor:
                 "run_id": ctx.run_id, "workflow": wf.name, "status": status,
                 "mode": ctx.run_mode, "duration_s": round(duration, 6),
                 "cost_usd": ctx.cost_usd, "error": error, "failed_step": failed_step,
-                "skipped": skipped, "warnings": self.warnings,
+                "skipped": walker.skipped, "warnings": self.warnings,
             }
             results_path = store.write_summary(summary, ctx.results)
             store.close()
@@ -222,36 +232,47 @@ class Executor:
                                                   failed_step, status == "cancelled"))
             run_listeners.call_all("close")
         return RunResult(ctx.run_id, wf.name, status, ctx.results, ctx.output_dir, results_path,
-                         ctx.cost_usd, duration, error, failed_step, skipped, self.warnings)
+                         ctx.cost_usd, duration, error, failed_step, walker.skipped,
+                         self.warnings)
 
-    # -- one step -----------------------------------------------------------------------------
+    # -- one leaf step ----------------------------------------------------------------------
 
-    async def _run_step(self, step: Any, index: int, ctx: RunContext,
-                        run_listeners: Fanout) -> StepResult:
+    async def _run_leaf(self, step: Any, scope: Scope, following: Iterable[Any]) -> StepResult:
         if step.type in PLAIN_STEPS:
-            return self._run_plain_step(step, ctx, run_listeners)
+            return self._run_plain_step(step, scope)
         module = MODEL_STEPS[step.type]
         kind = module.provider_kind(step)
-        mode = step_mode(ctx.run_mode, step.mode, kind)
+        if kind == "claude_agent":
+            async with self._limiter:
+                return await self._run_model_step(step, module, kind, scope, following)
+        return await self._run_model_step(step, module, kind, scope, following)
+
+    async def _run_model_step(self, step: Any, module: Any, kind: str, scope: Scope,
+                              following: Iterable[Any]) -> StepResult:
+        label = scope.label
+        mode = step_mode(scope.run.run_mode, step.mode, kind)
         try:
-            request = module.build_request(step, ctx, mode)
+            request = module.build_request(step, scope, mode)
+            request.step = label
             if mode == "sim":
                 request.base_url = self._simulator_url()
-            listeners = self._step_listeners(step, ctx)
+            listeners = self._step_listeners(step, scope)
         except RilletError as exc:
-            raise StepError(step.name, str(exc), cause=exc) from exc
-        fan = Fanout(step.name, listeners, self.warnings, run=run_listeners)
-        response = AsyncResponse(step.name, self._pool.open_stream(request, kind),
+            raise StepError(label, str(exc), cause=exc) from exc
+        fan = Fanout(label, listeners, self.warnings, run=self._run_listeners)
+        response = AsyncResponse(label, self._pool.open_stream(request, kind),
                                  metadata={"model": request.model, "provider": kind})
-        fan.emit(StepStarted(step.name, step.type, kind, request.model, step.async_streaming))
-        if self.options.prewarm:
+        fan.emit(StepStarted(label, step.type, kind, request.model, step.async_streaming))
+        # Only a straight chain at the top warms its next Claude step: there one step runs
+        # at a time, so the running CLI and the warm one stay within the process cap.
+        if self.options.prewarm and len(scope.path) == 1 and self._limiter.limit >= 2:
             try:
-                await self._prewarm_next(index, ctx)
+                await self._prewarm_next(following, scope)
             except Exception as exc:  # noqa: BLE001 - a failed warm-up only costs time
-                self.warnings.append(f"step '{step.name}': could not warm the next step: {exc}")
+                self.warnings.append(f"step '{label}': could not warm the next step: {exc}")
         try:
             async with asyncio.timeout(step.timeout_s):
-                await self._drive(response, fan, ctx, streaming=step.async_streaming)
+                await self._drive(response, fan, scope.run, streaming=step.async_streaming)
             result = response.result()
         except asyncio.CancelledError:
             await response.aclose()
@@ -260,14 +281,14 @@ class Executor:
             raise
         except BaseException as exc:
             await response.aclose()
-            message = _describe(exc, step)
+            message = _describe(exc, step, label)
             partial = await self._fail(fan, response, "failed", message,
                                        cancelled=isinstance(exc, StepError) and exc.cancelled)
             if isinstance(exc, StepError):
                 exc.partial_text = partial.text
                 raise
-            raise StepError(step.name, message, partial_text=partial.text, cause=exc) from exc
-        fan.emit(StepCompleted(step.name, result.text, result.metrics, result.cost_usd))
+            raise StepError(label, message, partial_text=partial.text, cause=exc) from exc
+        fan.emit(StepCompleted(label, result.text, result.metrics, result.cost_usd))
         fan.call_all("on_complete", result)
         await fan.drain()
         fan.call_all("close")
@@ -275,8 +296,8 @@ class Executor:
 
     async def _drive(self, response: AsyncResponse, fan: Fanout, ctx: RunContext, *,
                      streaming: bool) -> None:
-        budget = self.workflow.max_cost_usd
-        spent = ctx.cost_usd
+        budget = self._budget if self._budget.limit is not None else None
+        step = response.step
         if streaming:
             # The per-token loop: one listener call each, nothing else unless it is Usage.
             async for event in response:
@@ -286,7 +307,7 @@ class Executor:
                     except Exception as exc:  # noqa: BLE001
                         fan.detach(listener, exc)
                 if type(event) is Usage and budget is not None:
-                    _check_budget(budget, spent, event)
+                    budget.check(step, event)
             return
         # Not streaming: listeners see one text delta with the whole text at the end.
         held: list[Event] = []
@@ -295,9 +316,8 @@ class Executor:
             if kind is TextDelta or kind is ThinkingDelta:
                 continue
             if kind is Usage and budget is not None:
-                _check_budget(budget, spent, event)
+                budget.check(step, event)
             held.append(event)
-        step = response.step
         for event in held:
             if type(event) is ResponseComplete:
                 if response.thinking:
@@ -310,7 +330,7 @@ class Executor:
                     cancelled: bool) -> StepResult:
         partial = response.partial_result(status="cancelled" if cancelled else status,
                                           error=message)
-        self._partial = partial
+        self._walker.partials[response.step] = partial
         fan.emit(StepFailed(response.step, message, partial.text, cancelled))
         fan.call_all("on_error", StepError(response.step, message, partial_text=partial.text,
                                            cancelled=cancelled), partial)
@@ -318,31 +338,23 @@ class Executor:
         fan.call_all("close")
         return partial
 
-    def _keep_failed(self, exc: StepError, ctx: RunContext, store: ResultStore) -> None:
-        """The failed step's partial text goes into the results like any other."""
-        partial = self._partial
-        if partial is None or partial.step != exc.step:
-            partial = StepResult(step=exc.step, text=exc.partial_text,
-                                 status="cancelled" if exc.cancelled else "failed",
-                                 error=str(exc))
-        ctx.results[exc.step] = partial
-        store.record(partial)
-
-    def _run_plain_step(self, step: Any, ctx: RunContext, run_listeners: Fanout) -> StepResult:
-        run_listeners.emit(StepStarted(step.name, step.type, None, None, False))
+    def _run_plain_step(self, step: Any, scope: Scope) -> StepResult:
+        label, emit = scope.label, self._run_listeners.emit
+        emit(StepStarted(label, step.type, None, None, False))
         started = perf_counter()
         try:
-            result = PLAIN_STEPS[step.type].run(step, ctx)
+            result = PLAIN_STEPS[step.type].run(step, scope)
         except RilletError as exc:
-            run_listeners.emit(StepFailed(step.name, str(exc)))
-            raise StepError(step.name, str(exc), cause=exc) from exc
+            emit(StepFailed(label, str(exc)))
+            raise StepError(label, str(exc), cause=exc) from exc
+        result.step = label
         result.metrics = {"duration_s": round(perf_counter() - started, 6)}
-        run_listeners.emit(StepCompleted(step.name, result.text, result.metrics, 0.0))
+        emit(StepCompleted(label, result.text, result.metrics, 0.0))
         return result
 
     # -- listeners ------------------------------------------------------------------------------
 
-    def _step_listeners(self, step: Any, ctx: RunContext) -> list[Handler]:
+    def _step_listeners(self, step: Any, ctx: Scope) -> list[Handler]:
         opts = self.options
         if opts.stream is not None:
             specs: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in opts.stream]
@@ -352,7 +364,7 @@ class Executor:
             specs = [(name, o) for name, o in specs if name != "console"]
         if step.verbose is not None:
             specs = [(name, verbose_options(name, o, step.verbose)) for name, o in specs]
-        handler_ctx = HandlerContext(step=step.name, run_id=ctx.run_id, output_dir=ctx.output_dir,
+        handler_ctx = HandlerContext(step=ctx.label, run_id=ctx.run_id, output_dir=ctx.output_dir,
                                      buffer_size=step.stream_buffer_size,
                                      stdout=opts.stdout or sys.stdout, quiet=opts.quiet)
         listeners: list[Handler] = []
@@ -387,10 +399,10 @@ class Executor:
                          global_vars=dict(wf.global_vars))
         if opts.resume and wf.checkpoint_enabled:
             results, state, global_vars = load_checkpoint(self._checkpoint_file(ctx))
-            ctx.results.update(results)
+            self._resumed = results  # every finished path, at any depth
             ctx.state.update(state)
             ctx.global_vars.update(global_vars)
-            ctx.cost_usd = sum(r.cost_usd for r in results.values())
+            ctx.cost_usd = sum(r.cost_usd for r in results.values() if r.children is None)
         return ctx
 
     def _checkpoint_file(self, ctx: RunContext) -> Path:
@@ -420,16 +432,19 @@ class Executor:
             self._sim_url = self._sim.base_url
         return self._sim_url
 
-    async def _prewarm_next(self, index: int, ctx: RunContext) -> None:
+    async def _prewarm_next(self, following: Iterable[Any], scope: Scope) -> None:
         """Start the CLI session of the next Claude Agent step while this one streams."""
-        for step in self.workflow.steps[index + 1:]:
+        ctx = scope
+        for step in following:
+            if step.type in CONTAINER_STEPS:
+                return
             if step.type not in MODEL_STEPS:
                 continue
             module = MODEL_STEPS[step.type]
             kind = module.provider_kind(step)
             if kind != "claude_agent":
                 return
-            mode = step_mode(ctx.run_mode, step.mode, kind)
+            mode = step_mode(ctx.run.run_mode, step.mode, kind)
             if mode == "mock":
                 return
             try:
@@ -443,6 +458,7 @@ class Executor:
                                                    ctx, mode)
                 except RilletError:
                     return
+            request.step = step.name  # a top-level step: its label is its name
             if mode == "sim":
                 request.base_url = self._simulator_url()
             await self._pool.prewarm(request, kind)
@@ -456,24 +472,11 @@ class Executor:
             self._sim = None
 
 
-def _condition_holds(step: Any, ctx: RunContext) -> bool:
-    try:
-        return evaluate(step.condition, ctx.template_context())
-    except RilletError as exc:
-        raise StepError(step.name, str(exc), cause=exc) from exc  # it quotes the condition
-
-
-def _check_budget(budget: float, spent: float, usage: Usage) -> None:
-    if usage.cost_usd is not None and spent + usage.cost_usd > budget:
-        raise BudgetExceeded(f"the run's cost ${spent + usage.cost_usd:.4f} exceeds "
-                             f"max_cost_usd ${budget:.4f}; raise the budget or shorten the run")
-
-
-def _describe(exc: BaseException, step: Any) -> str:
+def _describe(exc: BaseException, step: Any, label: str) -> str:
     if isinstance(exc, TimeoutError):
         return f"timed out after {step.timeout_s} s (timeout_s); the text so far is kept"
     if isinstance(exc, StepError):
-        return str(exc).removeprefix(f"step '{step.name}': ")
+        return str(exc).removeprefix(f"step '{label}': ")
     if isinstance(exc, (ProviderError, RilletError)):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"

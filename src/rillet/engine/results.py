@@ -1,8 +1,12 @@
 """The run's results on disk.
 
-Each finished step is appended to `steps.jsonl` at once (so a crash or Ctrl-C keeps what
-was done, and nothing already written is serialised again), and `results.json` is written
-once at the end of the run with every step's text, metrics and status.
+Each finished step, at any depth, is appended to `steps.jsonl` at once under its path
+(`"step": "review[3].summarise"`), so a crash or Ctrl-C keeps what was done and nothing
+already written is serialised again; a container's line leaves out its children, which
+have lines of their own. `results.json` is written
+once at the end of the run with every top-level step's text, metrics and status, a
+container's children nested under `children` (a mapping by name, or a list with one
+mapping per loop iteration).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ class ResultStore:
 
     def record(self, result: StepResult) -> None:
         # Written in two calls: adding the newline to the JSON would copy a long text again.
-        self._log.write(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
+        self._log.write(json.dumps(result.to_dict(children=False), ensure_ascii=False, default=str))
         self._log.write("\n")
         self._log.flush()
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,11 @@ from rillet.providers.attempts import failed_stream
 from rillet.providers.base import ModelRequest
 
 KINDS = ("claude_agent", "anthropic_api", "gemini")
+
+# Set by `rillet batch` for one item's run: sees each stream the pool opens (to notice
+# rate limits across the batch). None everywhere else.
+STREAM_OBSERVER: ContextVar[Callable[..., AsyncIterator[Event]] | None] = ContextVar(
+    "rillet_stream_observer", default=None)
 MODES = ("mock", "sim", "live")
 
 # The environment each SDK reads its credentials from.
@@ -62,7 +68,8 @@ class ProviderPool:
             from rillet.providers.telemetry import traced_stream
 
             stream = traced_stream(stream, request, kind)
-        return stream
+        observer = STREAM_OBSERVER.get()
+        return stream if observer is None else observer(stream, request, kind)
 
     async def prewarm(self, request: ModelRequest, kind: str) -> None:
         """Let the provider get ready for `request` (start the Claude CLI) in the

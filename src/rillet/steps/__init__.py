@@ -1,7 +1,13 @@
-"""Step types. Model steps build a ModelRequest; plain steps compute their result directly."""
+"""Step types. Model steps build a ModelRequest; plain steps compute their result directly;
+container steps say which children run in which scopes and call back into the walker."""
 
-from rillet.steps import claude, data_transform, echo, file_ops, gemini, set_variable
+from rillet.steps import (
+    claude, data_transform, echo, file_ops, for_loop, gemini, parallel, pipeline, set_variable,
+    switch, while_loop,
+)
 
 MODEL_STEPS = {"claude": claude, "gemini": gemini}
 PLAIN_STEPS = {"set_variable": set_variable, "echo": echo, "test_echo": echo,
                "data_transform": data_transform, "file_ops": file_ops}
+CONTAINER_STEPS = {"parallel": parallel, "parallel_claude": parallel, "for_loop": for_loop,
+                   "while_loop": while_loop, "switch": switch, "pipeline": pipeline}

@@ -36,6 +36,13 @@ def build_prompt(step: Any, ctx: RunContext) -> str:
 
 def _previous_response(step_name: str, extract: str | None, ctx: RunContext) -> str:
     result = ctx.results.get(step_name)
+    if result is None and any(mark in step_name for mark in ".["):
+        from rillet.engine.scope import find_result  # a container's child: fanout.branch_a
+
+        try:
+            result = find_result(ctx.results, step_name)
+        except KeyError:
+            result = None
     if result is None or not result.success:
         state = "did not run" if result is None else result.status
         raise PromptError(f"the prompt uses the response of step '{step_name}', which {state}")

@@ -4,8 +4,14 @@ event of the run back to the page as server-sent events.
 GET /          the page (static HTML shipped with the package)
 GET /workflow  the workflow's summary as JSON (name, description, inputs, steps)
 POST /runs     {"inputs": {...}, "mode": "mock"} -> text/event-stream, one `data:` line per
-               event (`event_to_dict`), until the run ends. A client that goes away cancels
-               its run: `rillet.stream` then closes the streams and writes the partial results.
+               event (`event_to_dict`, plus `mode` on a model step's StepStarted and `markdown`,
+               its Markdown, on StepCompleted: see feed.py), until the run ends. A client
+               that goes away cancels its run: `rillet.stream` then closes the streams and
+               writes the partial results.
+GET /runs      past runs in the output directory (from their event logs), newest first
+GET /runs/ID/events?timing=original|none
+               a past run's events again, as the run sent them: with their original
+               timing, or all at once
 
 The page reads POST /runs with fetch(), never EventSource: EventSource reconnects on its own
 and every reconnect would start a new run.
@@ -29,8 +35,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from rillet.api import stream as stream_run
-from rillet.events import event_to_dict
+from rillet.engine.modes import default_run_mode
 from rillet.local_http import start_site
+from rillet.web import past_runs
+from rillet.web.feed import Feed, live_ready, step_modes
 
 MODES = ("mixed", "mock", "sim", "live")
 _NAME_SLOT = "__RILLET_WORKFLOW_NAME__"
@@ -49,17 +57,24 @@ class RunRequest(BaseModel):
     mode: Literal["mixed", "mock", "sim", "live"] | None = None
 
 
-def workflow_summary(workflow: Any, default_mode: str | None = None) -> dict[str, Any]:
-    """What the page shows before a run: the workflow, its inputs and its steps."""
+def workflow_summary(workflow: Any, default_mode: str | None = None,
+                     output_dir: Path | None = None) -> dict[str, Any]:
+    """What the page shows before a run: the workflow, its inputs and its steps, and for
+    each run mode where each model step would run. `live` is offered only when every
+    provider the workflow uses has credentials."""
     steps = []
     for step in workflow.steps:
         kind = step.type
         provider = getattr(step, "provider", None) or ("gemini" if kind == "gemini" else None)
         steps.append({"name": step.name, "type": kind, "provider": provider,
                       "model": getattr(step, "model", None), "condition": step.condition})
+    credentials = live_ready(workflow)
+    modes = [m for m in MODES if m != "live" or all(credentials.values())]
     return {"name": workflow.name, "description": workflow.description,
-            "inputs": workflow.inputs, "steps": steps, "modes": list(MODES),
-            "default_mode": default_mode}
+            "inputs": workflow.inputs, "steps": steps, "modes": modes,
+            "default_mode": default_mode or default_run_mode(), "credentials": credentials,
+            "step_modes": {m: step_modes(workflow, m) for m in MODES},
+            "output_dir": str(output_dir or workflow.defaults.output_dir)}
 
 
 def is_loopback(host: str) -> bool:
@@ -115,7 +130,8 @@ class WebServer:
         self.workspace_dir = workspace_dir
         self.max_runs = max_runs
         self._page = _page_html(workflow.name)
-        self._summary = _dumps(workflow_summary(workflow, mode))
+        self._output_root = Path(output_dir or workflow.defaults.output_dir)
+        self._summary = _dumps(workflow_summary(workflow, mode, self._output_root))
         self._runs: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._runner: web.AppRunner | None = None
@@ -134,6 +150,8 @@ class WebServer:
         app.router.add_get("/", self._index)
         app.router.add_get("/workflow", self._workflow)
         app.router.add_post("/runs", self._run)
+        app.router.add_get("/runs", self._past_runs)
+        app.router.add_get("/runs/{run_id}/events", self._replay)
         return app
 
     async def start(self) -> None:
@@ -216,6 +234,7 @@ class WebServer:
             "X-Accel-Buffering": "no"})
         await response.prepare(request)
         mode = run.mode if run.mode is not None else self.mode
+        feed = Feed(self.workflow, mode or default_run_mode())
         events = stream_run(self.workflow, mode=mode, output_dir=self.output_dir,
                             workspace_dir=self.workspace_dir, inputs=run.inputs, quiet=True)
         write = response.write
@@ -224,7 +243,7 @@ class WebServer:
             # cancelled and its partial results written before this handler returns.
             async with aclosing(events) as running:
                 async for event in running:
-                    await write(_sse(event_to_dict(event)))
+                    await write(_sse(feed.payload(event)))
             await response.write_eof()
         except ConnectionError:
             pass  # the client went away; the run has been cancelled
@@ -238,6 +257,46 @@ class WebServer:
                                             "what it produced so far is in its results")
         except Exception as exc:  # noqa: BLE001 - the page must hear why, not a cut stream
             await self._last_word(response, f"{type(exc).__name__}: {exc}")
+        return response
+
+    # --- past runs -------------------------------------------------------------------------
+
+    async def _past_runs(self, request: web.Request) -> web.Response:
+        runs = await asyncio.to_thread(past_runs.list_runs, self._output_root)
+        return web.Response(text=_dumps({"output_dir": str(self._output_root), "runs": runs}),
+                            content_type="application/json", headers={"Cache-Control": "no-store"})
+
+    async def _replay(self, request: web.Request) -> web.StreamResponse:
+        """A past run's events as server-sent events, read from its log a chunk at a time
+        off the event loop, at their original pace (`timing=original`) or at once."""
+        run_id = request.match_info["run_id"]
+        timing = request.query.get("timing", "original")
+        if timing not in ("original", "none"):
+            return _error(400, f"timing must be original or none, not {timing!r}")
+        path = await asyncio.to_thread(past_runs.log_path, self._output_root, run_id)
+        if path is None:
+            return _error(404, f"no run '{run_id}' with an event log in {self._output_root}")
+        response = web.StreamResponse(headers={
+            "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no"})
+        await response.prepare(request)
+        feed = Feed(self.workflow, None)
+        loop = asyncio.get_running_loop()
+        started, offset = loop.time(), 0
+        try:
+            while True:
+                events, end = await asyncio.to_thread(past_runs.read_events, path, offset)
+                if end == offset:
+                    break
+                offset = end
+                for event in events:
+                    delay = started + float(event.pop("t", 0) or 0) - loop.time()
+                    if timing == "original" and delay > 0:
+                        await asyncio.sleep(delay)
+                    await response.write(_sse(feed.replayed(event)))
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the page went away
         return response
 
     @staticmethod

@@ -17,8 +17,9 @@ from pydantic import ValidationError
 from rillet.workflow import conditions, templates
 from rillet.workflow.problems import Loc, Problems, did_you_mean
 from rillet.workflow.schema import (
-    ClaudeStep, DataTransformStep, Defaults, EchoStep, FileOpsStep, FilterOp, GeminiStep,
-    JoinOp, ModelStepBase, SetVariableStep,
+    ClaudeStep, ContainerBase, DataTransformStep, Defaults, EchoStep, FileOpsStep, FilterOp,
+    ForLoopStep, GeminiStep, JoinOp, ModelStepBase, ParallelClaudeStep, ParallelStep,
+    PipelineStep, SetVariableStep, SwitchStep, WhileLoopStep,
 )
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
@@ -35,6 +36,7 @@ class Scope:
     state: set[str] = field(default_factory=set)
     global_vars: set[str] = field(default_factory=set)
     current: str | None = None
+    in_loop: bool = False
 
 
 def check_workflow(defaults: Defaults | None, global_vars: dict[str, Any],
@@ -48,7 +50,7 @@ def check_workflow(defaults: Defaults | None, global_vars: dict[str, Any],
     for index, (step, raw) in enumerate(zip(steps, raw_steps)):
         scope.current = names[index] if isinstance(names[index], str) else None
         if step is not None:
-            _check_step(index, step, scope, defaults or Defaults(), problems)
+            _check_step(_STEPS + (index,), step, scope, defaults or Defaults(), problems)
         elif isinstance(raw, dict):
             _check_raw_step(index, raw, scope, problems)
         if scope.current:
@@ -60,12 +62,12 @@ def check_workflow(defaults: Defaults | None, global_vars: dict[str, Any],
         _check_defaults(defaults, steps, everything, problems)
 
 
-def _check_names(names: list[Any], problems: Problems) -> None:
+def _check_names(names: list[Any], problems: Problems, where: Loc = _STEPS) -> None:
     first: dict[str, int] = {}
     for index, name in enumerate(names):
         if not isinstance(name, str):
             continue
-        loc = _STEPS + (index, "name")
+        loc = where + (index, "name")
         if not _NAME.fullmatch(name):
             problems.add(loc, f"step name '{name}' may use only letters, digits, _ and - "
                               f"(templates and conditions refer to it as steps.NAME)")
@@ -91,9 +93,11 @@ def _remember_variables(raw: Any, scope: Scope) -> None:
 # --- one step -----------------------------------------------------------------------------------
 
 
-def _check_step(index: int, step: Any, scope: Scope, defaults: Defaults,
+def _check_step(loc: Loc, step: Any, scope: Scope, defaults: Defaults,
                 problems: Problems) -> None:
-    loc = _STEPS + (index,)
+    if isinstance(step, ContainerBase):
+        _check_container(loc, step, scope, defaults, problems)
+        return
     if step.condition is not None:
         check_condition(loc + ("condition",), step.condition, scope, problems)
     for where, text in template_strings(step):
@@ -114,6 +118,77 @@ def _check_step(index: int, step: Any, scope: Scope, defaults: Defaults,
                          "(handlers see every delta either way); remove the key")
         _check_mock(loc, step, problems)
         _check_handlers(loc, step, defaults, problems)
+
+
+def _check_container(loc: Loc, step: Any, scope: Scope, defaults: Defaults,
+                     problems: Problems) -> None:
+    """A container's own templates, then each list of its children in a scope of its own:
+    names unique in the list; a child sees the names outside and, in a sequence (a loop
+    body, a switch case), its earlier siblings; parallel branches do not see each other."""
+    looping = isinstance(step, (ForLoopStep, WhileLoopStep))
+    own = Scope(scope.all_steps, set(scope.earlier), scope.state, scope.global_vars,
+                scope.current, scope.in_loop or looping)
+    gate = step.condition if not isinstance(step, WhileLoopStep) else None
+    if gate is not None:
+        check_condition(loc + ("condition",), gate, scope, problems)
+    conditions_here = [("condition", step.condition)] if isinstance(step, WhileLoopStep) else []
+    if isinstance(step, ForLoopStep):
+        conditions_here += [("break_condition", step.break_condition),
+                            ("continue_condition", step.continue_condition)]
+        if isinstance(step.data_source, str):
+            _check_value(loc + ("data_source",), step.data_source, scope, problems)
+    if isinstance(step, SwitchStep):
+        _check_value(loc + ("expression",), step.expression, scope, problems)
+    for key, expr in conditions_here:
+        if expr is not None:
+            check_condition(loc + (key,), expr, own, problems)
+    if isinstance(step, PipelineStep):
+        if step.pipeline is not None:  # an inline pipeline is checked as a file would be
+            from rillet.errors import WorkflowError
+            from rillet.workflow.loader import workflow_from_data
+
+            try:
+                workflow_from_data(step.pipeline, "inline pipeline")
+            except WorkflowError as exc:
+                for problem in exc.problems:
+                    problems.add(loc + ("pipeline",), problem.removeprefix("inline pipeline: "))
+        found: list[tuple[Loc, str]] = []
+        _strings(step.inputs, loc + ("inputs",), found)
+        for where, text in found:
+            check_template(where, text, scope, problems)
+    sequence = not isinstance(step, (ParallelStep, ParallelClaudeStep))
+    for where, children in step.child_lists():
+        names = [child.name for child in children]
+        _check_names(names, problems, loc + where)
+        inner = Scope([*scope.all_steps, *names], set(own.earlier), own.state,
+                      own.global_vars, None, own.in_loop)
+        for position, child in enumerate(children):
+            inner.current = child.name
+            _check_step(loc + where + (position,), child, inner, defaults, problems)
+            if sequence:
+                inner.earlier.add(child.name)
+
+
+def _check_value(loc: Loc, text: str, scope: Scope, problems: Problems) -> None:
+    """A for_loop's data_source or a switch's expression: a template, or a bare path whose
+    step (`steps.NAME.x`, `NAME.x`, `previous_response:NAME`) must have run before."""
+    if templates.has_template(text):
+        check_template(loc, text, scope, problems)
+        return
+    text = text.strip()
+    if text.startswith("previous_response:"):
+        name = text.split(":")[1]
+    else:
+        root = re.split(r"[.\[]", text, maxsplit=1)[0]
+        if root in templates.ROOTS and root != "steps":
+            if root == "loop" and not scope.in_loop:
+                problems.add(loc, "loop.* exists only inside the steps of a for_loop or "
+                                  "while_loop")
+            return
+        name = re.split(r"[.\[]", text.removeprefix("steps."), maxsplit=1)[0]
+    problem = _step_reference(name, scope) if name else None
+    if problem:
+        problems.add(loc, problem)
 
 
 def _check_raw_step(index: int, raw: dict[str, Any], scope: Scope,
@@ -222,7 +297,7 @@ def _check_prompt(loc: Loc, step: Any, scope: Scope, problems: Problems) -> None
         if part.type != "previous_response":
             continue
         where = loc + ("prompt", j, "step")
-        problem = _step_reference(part.step, scope)
+        problem = _step_reference(re.split(r"[.\[]", part.step, maxsplit=1)[0], scope)
         if problem:
             problems.add(where, f"previous_response: {problem}")
 
@@ -299,6 +374,8 @@ def _reference(root: str, key: str | None, scope: Scope) -> str | None:
         # A bare variable (pipeline_ex's {{ name }}): state, global_vars or an input,
         # which `--input` may give at run time; looked up when the step runs.
         return None
+    if root == "loop" and not scope.in_loop:
+        return "loop.* exists only inside the steps of a for_loop or while_loop"
     if key is None or key in _MAPPING_METHODS:  # steps.items(), state.get('x', 0), ...
         return None
     if root == "steps":

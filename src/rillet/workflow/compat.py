@@ -25,6 +25,9 @@ _MOVED_INTO_DEFAULTS = tuple(k for k in MOVED_FROM_CLAUDE_OPTIONS if k != "colle
 # Timeouts in other units: the key and how many of its unit make a second.
 TIMEOUT_UNITS = {"timeout_ms": 1000, "timeout_seconds": 1}
 
+# Containers whose own key is timeout_seconds (the whole loop's limit, not a model call's).
+OWN_TIMEOUT_SECONDS = ("while_loop",)
+
 # Options that ask for what rillet always does: true is accepted, false cannot be honoured.
 ALWAYS_ON = {
     "pass_through_streaming": "rillet always streams a step's text on to the handlers and "
@@ -36,9 +39,9 @@ ALWAYS_ON = {
 WORKFLOW_CLAUDE_OPTIONS = ("mcp_servers", "setting_sources", "agents")
 
 
-def normalize(raw: dict[str, Any], problems: Problems) -> None:
-    """Rewrite `raw` (the mapping under `workflow:`) in place."""
-    loc: Loc = ("workflow",)
+def normalize(raw: dict[str, Any], problems: Problems, loc: Loc = ("workflow",)) -> None:
+    """Rewrite `raw` (the mapping under `workflow:`, or an inline pipeline at `loc`) in
+    place."""
     _rename(raw, "input", "inputs", loc, problems)
     defaults = raw.get("defaults")
     for key in WORKFLOW_CLAUDE_OPTIONS:
@@ -46,7 +49,7 @@ def normalize(raw: dict[str, Any], problems: Problems) -> None:
             if not isinstance(defaults, dict):
                 defaults = raw["defaults"] = {} if defaults is None else defaults
             if isinstance(defaults, dict):
-                _into_defaults(raw, defaults, key, problems)
+                _into_defaults(raw, defaults, key, loc, problems)
     if isinstance(defaults, dict):
         where = loc + ("defaults",)
         if "claude_output_format" in defaults:
@@ -62,12 +65,31 @@ def _normalize_steps(steps: list[Any], loc: Loc, problems: Problems) -> None:
         if not isinstance(step, dict):
             continue
         where = loc + (index,)
-        _timeouts(step, where, problems)
+        if step.get("type") not in OWN_TIMEOUT_SECONDS:
+            _timeouts(step, where, problems)
         _from_claude_options(step, where, MOVED_FROM_CLAUDE_OPTIONS, problems)
         _flat_handler_options(step, where, problems)
-        children = step.get("steps")
-        if isinstance(children, list):  # container steps hold steps of their own
-            _normalize_steps(children, where + ("steps",), problems)
+        for key, children in _child_lists(step):
+            _normalize_steps(children, where + key, problems)
+        inline = step.get("pipeline") if step.get("type") == "pipeline" else None
+        if isinstance(inline, dict):  # an inline pipeline: a workflow of its own
+            inner = inline.get("workflow", inline)
+            if isinstance(inner, dict):
+                normalize(inner, problems, where + (("pipeline", "workflow")
+                                                    if inner is not inline else ("pipeline",)))
+
+
+def _child_lists(step: dict[str, Any]) -> list[tuple[Loc, list[Any]]]:
+    """Every list of child steps a container holds: steps (parallel, loops),
+    parallel_tasks (parallel_claude), cases and default (switch)."""
+    found: list[tuple[Loc, list[Any]]] = [
+        ((key,), step[key]) for key in ("steps", "parallel_tasks", "default")
+        if isinstance(step.get(key), list)]
+    cases = step.get("cases")
+    if isinstance(cases, dict):
+        found += [(("cases", case), children) for case, children in cases.items()
+                  if isinstance(children, list)]
+    return found
 
 
 def _from_claude_options(holder: dict[str, Any], loc: Loc, keys: tuple[str, ...],
@@ -119,13 +141,13 @@ def _rename(holder: dict[str, Any], old: str, new: str, loc: Loc, problems: Prob
         _put(holder, new, holder.pop(old), loc, loc + (old,), problems)
 
 
-def _into_defaults(raw: dict[str, Any], defaults: dict[str, Any], key: str,
+def _into_defaults(raw: dict[str, Any], defaults: dict[str, Any], key: str, loc: Loc,
                    problems: Problems) -> None:
     options = defaults.setdefault("claude_options", {})
     if not isinstance(options, dict):
         return
-    _put(options, key, raw.pop(key), ("workflow", "defaults", "claude_options"),
-         ("workflow", key), problems)
+    _put(options, key, raw.pop(key), loc + ("defaults", "claude_options"), loc + (key,),
+         problems)
 
 
 def _flat_handler_options(step: dict[str, Any], loc: Loc, problems: Problems) -> None:

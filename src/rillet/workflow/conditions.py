@@ -9,8 +9,9 @@
 - `length(x)`: the length of text, a list or a mapping;
 - literals: numbers, 'quoted' or "quoted" strings, true, false, null;
 - dot paths into the template context: steps.NAME.FIELD (a StepResult field, else a key of
-  the step's JSON output), state.x, global_vars.x, inputs.x, workflow.name; a number in a
-  path indexes a list (steps.plan.data.items.0).
+  the step's JSON output, else a container's child), state.x, global_vars.x, inputs.x,
+  workflow.name, loop.index inside a loop; a number in a path indexes a list
+  (steps.plan.data.items.0).
 
 pipeline_ex's forms are read too: the whole condition inside `{{ }}`, a step's field
 without `steps.` (`review.score > 7` is `steps.review.score > 7`), `steps.NAME.result`
@@ -35,7 +36,7 @@ from typing import Any
 from rillet.errors import RilletError
 from rillet.result import StepResult
 
-ROOTS = ("steps", "global_vars", "inputs", "state", "workflow", "timestamp")
+ROOTS = ("steps", "global_vars", "inputs", "state", "workflow", "timestamp", "loop")
 _STEP_FIELDS = frozenset({f.name for f in fields(StepResult)} | {"data", "success"})
 _LITERALS = {"true": True, "false": False, "null": None, "none": None}
 _KEYWORDS = frozenset({"and", "or", "not", "contains", "in", "matches", "between"})
@@ -353,6 +354,11 @@ def _lookup(value: Any, key: str, parts: tuple[str, ...], depth: int) -> Any:
         if key == "result":  # pipeline_ex's steps.NAME.result: the JSON answer, else the text
             data = value.data
             return value.text if data is None else data
+        children = value.children  # a container's: steps.fanout.branch_a, steps.review.0
+        if isinstance(children, dict) and key in children:
+            return children[key]
+        if isinstance(children, list) and key.isdigit() and int(key) < len(children):
+            return children[int(key)]
         data = value.data
         if isinstance(data, dict) and key in data:
             return data[key]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rillet.workflow.schema import ClaudeStep, Defaults, GeminiStep, ModelStepBase, TokenBudget
+from rillet.workflow.schema import ClaudeStep, ContainerBase, Defaults, GeminiStep, ModelStepBase, TokenBudget
 
 MERGED_OPTIONS = ("env", "mcp_servers")  # dict-valued options merged key by key
 _STEP_LEVEL = ("mode", "stream_buffer_size", "timeout_s", "verbose", "output_format")
@@ -26,6 +26,8 @@ _STEP_LEVEL = ("mode", "stream_buffer_size", "timeout_s", "verbose", "output_for
 
 def apply_defaults(step: Any, defaults: Defaults) -> Any:
     """A copy of `step` with the defaults filled in (the step itself is not changed)."""
+    if isinstance(step, ContainerBase):  # a container's children get them too
+        return step.map_children(lambda child: apply_defaults(child, defaults))
     if not isinstance(step, ModelStepBase):
         return step
     update: dict[str, Any] = {}

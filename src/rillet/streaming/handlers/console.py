@@ -9,6 +9,10 @@ loop gets a moment, at most every `flush_interval_ms` while a burst lasts. A per
 tokens as they come (16 ms is one frame); a pipe gets one write per batch instead of one
 per token. Model text is written as it is: no markup parsing, so `[brackets]` survive.
 Colours only on a TTY, unless `color: always` / `never` (NO_COLOR is honoured on auto).
+
+Concurrent steps on one stream (parallel branches) write into lanes instead (`_lanes.py`):
+piped, whole lines prefixed by the step's path; on a TTY, a live view with one line per
+running step and each step's output printed whole when it ends.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from rillet.events import (
 from rillet.result import StepResult
 from rillet.streaming.handler import BaseHandler, HandlerContext, HandlerOptions
 from rillet.streaming.handlers._batch import Batcher
+from rillet.streaming.handlers._lanes import Lane, Screen, screen_for
 
 # A producer that never yields to the loop still gets its text out every this many deltas.
 MAX_HELD_DELTAS = 1024
@@ -72,6 +77,8 @@ class ConsoleHandler(BaseHandler):
         self._in_thinking = False
         self._tail = "\n"  # the last character written: lines start on a fresh line
         self._closed = False
+        self._screen: Screen | None = None  # joined at StepStarted
+        self.lane: Lane | None = None  # set while the stream is shared with other steps
 
     # -- the per-token path ------------------------------------------------------------------
 
@@ -94,6 +101,9 @@ class ConsoleHandler(BaseHandler):
     def _other(self, event: Event) -> None:
         kind = type(event)
         if kind is StepStarted:
+            if self._screen is None:
+                self._screen = screen_for(self.stream)
+                self._screen.join(self)
             if self.options.show_header:
                 self._line(self._header(event), "bold")  # type: ignore[arg-type]
         elif kind is ToolUse:
@@ -110,7 +120,10 @@ class ConsoleHandler(BaseHandler):
         elif kind is StreamRetry:
             self._line(f"↻ retry {event.attempt}: {event.reason} — the text above is "  # type: ignore[attr-defined]
                        "void and comes again", "yellow")
-        elif kind is not Usage:  # Usage can come with every chunk: it changes nothing here
+        elif kind is Usage:  # it can come with every chunk: only a lane shows it
+            if self.lane is not None:
+                self.lane.tokens = event.output_tokens  # type: ignore[attr-defined]
+        else:
             # Whoever speaks next on this stream (the run reporter) follows our text.
             self._out.flush()
 
@@ -119,6 +132,7 @@ class ConsoleHandler(BaseHandler):
             figures = _figures(result)
             self._line(f"■ {self.step}" + (f" · {figures}" if figures else ""), "green")
         self._end_step()
+        self._leave()
 
     def on_error(self, error: BaseException, partial: StepResult) -> None:
         if self.options.show_stats:
@@ -126,6 +140,7 @@ class ConsoleHandler(BaseHandler):
             self._line(f"■ {self.step} {partial.status}" + (f" · {figures}" if figures else ""),
                        "red")
         self._end_step()
+        self._leave()
 
     def _end_step(self) -> None:
         # What is written next (the next step's header, the run's summary) starts a line.
@@ -142,12 +157,32 @@ class ConsoleHandler(BaseHandler):
             self._out.flush()
         finally:
             self._out.cancel()
+            self._leave()
+
+    # -- sharing the stream with concurrent steps -----------------------------------------
+
+    def share(self, lane: Lane) -> None:
+        """From now on write into `lane`: what is held goes out first, on a line of its own."""
+        self._out.flush()
+        if self._tail != "\n":
+            self._write("\n")
+        self.lane = lane
+
+    def _leave(self) -> None:
+        screen, self._screen = self._screen, None
+        if screen is not None:
+            screen.leave(self)
+            self.lane = None
 
     # -- writing -------------------------------------------------------------------------------
 
     def _write(self, text: str) -> None:
-        self.stream.write(text)
-        self.stream.flush()
+        lane = self.lane
+        if lane is None:
+            self.stream.write(text)
+            self.stream.flush()
+        else:
+            self._screen.write(lane, text)  # type: ignore[union-attr]
         self._tail = text[-1]
 
     def _style(self, text: str, style: str) -> str:
