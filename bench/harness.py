@@ -56,7 +56,8 @@ class Row:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out["ratio"] = _round(self.ratio, 4)
+        # Four significant digits: a small ratio (0.0238...) keeps its precision too.
+        out["ratio"] = None if self.ratio is None else float(f"{self.ratio:.4g}")
         out["met"] = self.met
         out["rillet"] = _round(self.rillet)
         out["baseline"] = _round(self.baseline)

@@ -167,6 +167,7 @@ def _check_container(loc: Loc, step: Any, scope: Scope, defaults: Defaults,
             _check_step(loc + where + (position,), child, inner, defaults, problems)
             if sequence:
                 inner.earlier.add(child.name)
+            _remember_variables(child.model_dump(exclude_unset=True), inner)
 
 
 def _check_value(loc: Loc, text: str, scope: Scope, problems: Problems) -> None:
@@ -489,12 +490,23 @@ def _no_templates(loc: Loc, value: Any, problems: Problems) -> None:
                                 "value itself")
 
 
+def _every_step(steps: list[Any]) -> Any:
+    """The steps and, at any depth, the children of the containers among them."""
+    for step in steps:
+        if step is None:
+            continue
+        yield step
+        if isinstance(step, ContainerBase):
+            for _, children in step.child_lists():
+                yield from _every_step(children)
+
+
 def _check_defaults(defaults: Defaults, steps: list[Any], scope: Scope,
                     problems: Problems) -> None:
     loc: Loc = ("workflow", "defaults")
     good = _check_handler_list(loc + ("stream_handler",), defaults.stream_handler, problems)
     used: set[str] = set(defaults.stream_handler or [])
-    for step in steps:
+    for step in _every_step(steps):
         if isinstance(step, ModelStepBase) and step.stream_handler is not None:
             used.update(step.stream_handler)
     for name, opts in defaults.stream_handler_opts.items():

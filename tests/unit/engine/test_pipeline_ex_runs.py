@@ -128,3 +128,55 @@ async def test_verbose_decides_whether_the_console_shows_tool_calls(write_workfl
     assert result.status == "completed"
     assert "Sunny." in out.getvalue()
     assert ("get_weather" in out.getvalue()) is verbose
+
+
+async def test_output_to_file_is_filled_in_per_loop_iteration(write_workflow, run_opts,
+                                                              tmp_path):
+    flow = write_workflow("""
+        workflow:
+          name: t
+          steps:
+            - name: each
+              type: for_loop
+              data_source: [red, blue]
+              steps:
+                - name: note
+                  type: claude
+                  output_to_file: "notes/{{ loop.index }}_{{ loop.item }}.md"
+                  prompt: "About {{ loop.item }}"
+                  mock: "A note."
+    """)
+    result = await rillet.run_async(flow, **run_opts)
+    assert result.status == "completed", result.error
+    written = sorted(p.name for p in (tmp_path / "out" / "notes").iterdir())
+    assert written == ["0_red.md", "1_blue.md"]
+
+
+async def test_container_conditions_take_and_or_not_mappings(write_workflow, run_opts):
+    flow = write_workflow("""
+        workflow:
+          name: t
+          steps:
+            - name: again
+              type: while_loop
+              max_iterations: 10
+              condition:
+                and:
+                  - "loop.iteration < 3"
+                  - not: "loop.iteration == 5"
+              steps:
+                - {name: tick, type: echo, value: "{{ loop.iteration }}"}
+            - name: each
+              type: for_loop
+              data_source: [1, 2, 3, 4]
+              continue_condition:
+                or: ["loop.item == 2", "loop.item == 99"]
+              break_condition: ["loop.item >= 3", true]
+              steps:
+                - {name: seen, type: echo, value: "{{ loop.item }}"}
+    """)
+    result = await rillet.run_async(flow, **run_opts)
+    assert result.status == "completed", result.error
+    assert len(result.results["again"].children) == 3
+    seen = [c["seen"].text if c else None for c in result.results["each"].children]
+    assert seen == ["1", None, "3"]

@@ -651,3 +651,34 @@ def test_a_step_with_schema_problems_still_has_its_condition_and_prompt_checked(
     assert [p.split(": ")[1] for p in problems] == [
         "steps[0].prompt[0].content", "steps[0].condition", "steps[0].timeout_s"]
     assert "there is no step named 'zz'" in problems[0]
+
+
+def test_options_in_defaults_may_be_for_a_handler_only_a_nested_step_uses(tmp_path):
+    wf = loads_workflow(textwrap.dedent("""
+        workflow:
+          name: t
+          defaults:
+            stream_handler_opts: {file: {path: all.txt}}
+          steps:
+            - name: each
+              type: for_loop
+              data_source: [1]
+              steps:
+                - {name: a, type: claude, prompt: x, stream_handler: [file]}
+    """), source="flow.yaml")
+    assert wf.steps[0].steps[0].stream_handler == ["file"]
+
+
+def test_a_variable_set_inside_a_loop_is_known_after_it():
+    wf = loads_workflow(textwrap.dedent("""
+        workflow:
+          name: t
+          steps:
+            - name: each
+              type: for_loop
+              data_source: [1]
+              steps:
+                - {name: keep, type: set_variable, variables: {last: "{{ loop.item }}"}}
+            - {name: after, type: echo, value: "{{ state.last }}"}
+    """), source="flow.yaml")
+    assert [s.name for s in wf.steps] == ["each", "after"]

@@ -262,3 +262,90 @@ def test_conditions_may_read_the_environment():
             - {name: a, type: gemini, prompt: x, condition: "workflow.environment == 'production'"}
     """)
     assert wf.steps[0].condition == "workflow.environment == 'production'"
+
+
+def test_pipeline_ex_keys_are_rewritten_inside_every_container():
+    wf = load("""
+        workflow:
+          name: t
+          steps:
+            - name: fan
+              type: parallel_claude
+              parallel_tasks:
+                - id: docs
+                  prompt: x
+                  claude_options: {max_turns: 1, timeout_ms: 5000, verbose: false,
+                                   output_format: text}
+            - name: each
+              type: for_loop
+              data_source: [a]
+              steps:
+                - name: pick
+                  type: switch
+                  expression: "{{ loop.item }}"
+                  cases:
+                    a:
+                      - {name: deep, type: claude, prompt: x, claude_options: {timeout_seconds: 9}}
+                  default:
+                    - {name: other, type: claude, prompt: x, timeout_ms: 2000}
+            - name: sub
+              type: pipeline
+              pipeline:
+                name: inline
+                steps:
+                  - {name: inner, type: claude, prompt: x, claude_options: {timeout_ms: 3000}}
+    """)
+    [task] = wf.steps[0].steps
+    assert (task.timeout_s, task.verbose, task.output_format) == (5, False, "text")
+    switch = wf.steps[1].steps[0]
+    assert switch.cases["a"][0].timeout_s == 9
+    assert switch.default[0].timeout_s == 2
+    assert wf.steps[2].pipeline["steps"][0] == {"name": "inner", "type": "claude",
+                                                "prompt": "x", "claude_options": {},
+                                                "timeout_s": 3}
+
+
+def test_a_while_loop_keeps_its_own_timeout_seconds():
+    wf = load("""
+        workflow:
+          name: t
+          steps:
+            - name: again
+              type: while_loop
+              condition: "loop.iteration < 2"
+              timeout_seconds: 60
+              steps:
+                - {name: tick, type: echo, value: 1}
+    """)
+    assert wf.steps[0].timeout_seconds == 60
+
+
+def test_container_conditions_are_checked_part_by_part():
+    assert problems_of("""
+        workflow:
+          name: t
+          steps:
+            - name: again
+              type: while_loop
+              condition:
+                or: ["loop.iteration < 2", "steps.nowhere.text"]
+              steps:
+                - {name: tick, type: echo, value: 1}
+    """) == ["flow.yaml:8: steps[0].condition.or[1]: condition: there is no step named "
+             "'nowhere'"]
+
+
+def test_a_for_loops_batch_size_is_refused_with_the_reason():
+    [problem] = problems_of("""
+        workflow:
+          name: t
+          steps:
+            - name: each
+              type: for_loop
+              data_source: [1]
+              batch_size: 25
+              steps:
+                - {name: tick, type: echo, value: 1}
+    """)
+    assert problem.startswith("flow.yaml:8: steps[0].batch_size: not supported: (of a "
+                              "for_loop) pipeline_ex ran long lists in batches")
