@@ -14,7 +14,9 @@ from typing import Any
 
 from rillet.engine.executor import Executor, RunOptions, RunResult
 from rillet.events import Event
+from rillet.providers.pricing.overrides import refuse_unpriced_budget
 from rillet.workflow.loader import load_workflow
+from rillet.workflow.trust import refuse_code
 
 _OPTION_NAMES = {f.name for f in fields(RunOptions)}
 
@@ -31,9 +33,17 @@ def _options(kwargs: dict[str, Any]) -> RunOptions:
     return RunOptions(**kwargs)
 
 
+def _checked(workflow: Any, options: RunOptions) -> Any:
+    if not options.allow_code:
+        refuse_code(workflow)  # before anything starts
+    refuse_unpriced_budget(workflow)  # a budget it could not keep
+    return workflow
+
+
 async def run_async(workflow: Any, **options: Any) -> RunResult:
     """Run a workflow (a path or a loaded Workflow). Options are RunOptions' fields."""
-    return await Executor(_as_workflow(workflow), _options(options)).run()
+    opts = _options(options)
+    return await Executor(_checked(_as_workflow(workflow), opts), opts).run()
 
 
 def run(workflow: Any, **options: Any) -> RunResult:
@@ -57,9 +67,9 @@ async def stream(workflow: Any, **options: Any) -> AsyncIterator[Event]:
     Leaving the loop early cancels the run: its streams are closed and what was produced
     so far is written to the results.
     """
-    wf = _as_workflow(workflow)
-    queue: asyncio.Queue[Any] = asyncio.Queue()
     opts = _options(options)
+    wf = _checked(_as_workflow(workflow), opts)
+    queue: asyncio.Queue[Any] = asyncio.Queue()
     opts.listeners = [*opts.listeners, _QueueListener(queue)]
     task = asyncio.ensure_future(Executor(wf, opts).run())
     task.add_done_callback(lambda _: queue.put_nowait(_END))

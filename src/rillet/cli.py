@@ -11,12 +11,12 @@ from typing import Annotated, Optional
 import typer
 
 from rillet import __version__
-from rillet.errors import WorkflowError
+from rillet.errors import RilletError, RunRefused, WorkflowError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Run AI workflows written in YAML and stream every token, live.")
 
-EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 1, 2, 130
+EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED, EXIT_TERMINATED = 1, 2, 130, 143
 
 
 def _version(value: bool) -> None:
@@ -51,6 +51,45 @@ def _load(path: Path):  # noqa: ANN202 - a Workflow
         typer.echo(f"invalid workflow {path}:", err=True)
         for problem in exc.problems:
             typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+
+
+async def _until_sigterm(run):  # noqa: ANN001, ANN202 - a coroutine and its result
+    """Await `run`; SIGTERM cancels it, so it ends (results written) as Ctrl-C ends it."""
+    import signal
+
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)  # type: ignore[union-attr]
+    except (NotImplementedError, RuntimeError):  # no signal handlers here (Windows, thread)
+        pass
+    try:
+        return await run
+    finally:
+        try:
+            loop.remove_signal_handler(signal.SIGTERM)
+        except (NotImplementedError, RuntimeError):
+            pass
+
+
+def _check_arguments(**arguments: object) -> None:
+    from rillet.cli_checks import BadArgument, check_arguments
+
+    try:
+        check_arguments(**arguments)  # type: ignore[arg-type]
+    except BadArgument as exc:
+        typer.echo(f"rillet: {exc}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+
+
+def _refuse_code(workflow: object) -> None:
+    from rillet.workflow.trust import CodeRefused, refuse_code
+
+    try:
+        refuse_code(workflow)
+    except CodeRefused as exc:
+        typer.echo(str(exc), err=True)
         raise typer.Exit(EXIT_INVALID) from None
 
 
@@ -93,6 +132,15 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No console output.")] = False,
     json_lines: Annotated[bool, typer.Option(
         "--json", help="Print every event as one JSON line on stdout.")] = False,
+    allow_read: Annotated[Optional[list[Path]], typer.Option(
+        "--allow-read", help="A folder prompt files may also be read from (repeatable; "
+                             "default: only the workflow's own folder).")] = None,
+    max_file_size: Annotated[Optional[int], typer.Option(
+        min=1, help="The largest prompt file, in bytes (default 10 MB).")] = None,
+    no_code: Annotated[bool, typer.Option(
+        "--no-code", help="Refuse to run a workflow that names code (handlers, callbacks, "
+                          "hooks, MCP servers, shell tools): for files from elsewhere.")
+                       ] = False,
 ) -> None:
     """Run a workflow, streaming every step as it happens."""
     from rillet.api import run_async
@@ -101,6 +149,9 @@ def run(
     workflow = _load(file)
     if mode is not None and mode not in ("mock", "sim", "live", "mixed"):
         raise typer.BadParameter("choose mock, sim, live or mixed", param_hint="--mode")
+    _check_arguments(output_dir=output_dir, workspace_dir=workspace_dir, script=script)
+    if no_code:
+        _refuse_code(workflow)
     listeners: list[object] = []
     reporter = None
     if json_lines:
@@ -114,14 +165,22 @@ def run(
         inputs=_parse_inputs(input or []), stream=stream,
         default_handlers=[] if (quiet or json_lines) else ["console"],
         listeners=listeners, script=script, resume=resume, telemetry=telemetry,
-        prewarm=prewarm, quiet=quiet or json_lines,
+        prewarm=prewarm, quiet=quiet or json_lines, allow_code=not no_code,
+        read_paths=[p.resolve() for p in allow_read or ()], max_file_bytes=max_file_size,
     )
     try:
-        result = asyncio.run(run_async(workflow, **options))
+        result = asyncio.run(_until_sigterm(run_async(workflow, **options)))
     except KeyboardInterrupt:
         if reporter is not None:
             reporter.cancelled()
         raise typer.Exit(EXIT_CANCELLED) from None
+    except asyncio.CancelledError:  # SIGTERM: the run wrote what it had, as on Ctrl-C
+        if reporter is not None:
+            reporter.cancelled()
+        raise typer.Exit(EXIT_TERMINATED) from None
+    except RilletError as exc:  # refused before it started, or its results could not be written
+        typer.echo(f"rillet: {exc}", err=True)
+        raise typer.Exit(EXIT_INVALID if isinstance(exc, RunRefused) else EXIT_FAILED) from None
     if reporter is not None:
         reporter.outro(result)
     raise typer.Exit(0 if result.success else
@@ -171,6 +230,7 @@ def sim(
     """Serve the Anthropic and Gemini streaming APIs locally, answering from a script."""
     from rillet.sim.server import serve
 
+    _check_arguments(script=script, port=port)
     serve(host, port, str(script) if script else None)
 
 
@@ -179,8 +239,8 @@ def serve(
     file: Annotated[Path, typer.Argument(help="The workflow YAML file.", exists=True,
                                          dir_okay=False)],
     host: Annotated[str, typer.Option(
-        help="Interface to listen on (loopback by default: anyone who can reach the page "
-             "can run the workflow).")] = "127.0.0.1",
+        help="Interface to listen on (loopback by default; anywhere else every request "
+             "needs the server's token).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8000,
     mode: Annotated[Optional[str], typer.Option(
         help="The page's default mode: mock | sim | live | mixed (the page can pick another)."
@@ -190,16 +250,30 @@ def serve(
                              ] = None,
     max_runs: Annotated[int, typer.Option(
         min=1, help="Runs at the same time; more are refused (HTTP 429).")] = 4,
+    allowed_host: Annotated[Optional[list[str]], typer.Option(
+        "--allowed-host", help="A host name the page may be reached by, besides loopback "
+                               "and this machine's names (repeatable).")] = None,
+    token: Annotated[Optional[str], typer.Option(
+        envvar="RILLET_SERVE_TOKEN", help="The token requests need off loopback (default: "
+                                          "a random one, printed in the address).")] = None,
+    no_code: Annotated[bool, typer.Option(
+        "--no-code", help="Refuse a workflow that names code (see rillet run --no-code).")
+                       ] = False,
 ) -> None:
     """Serve a web page that runs the workflow and shows every token as it arrives."""
     from rillet.web.server import serve as serve_page
 
+    _check_arguments(output_dir=output_dir, workspace_dir=workspace_dir, port=port)
     workflow = _load(file)
     if mode is not None and mode not in ("mock", "sim", "live", "mixed"):
         raise typer.BadParameter("choose mock, sim, live or mixed", param_hint="--mode")
+    if no_code:
+        _refuse_code(workflow)
     try:
         serve_page(workflow, host, port, mode=mode, output_dir=output_dir,
-                   workspace_dir=workspace_dir, max_runs=max_runs)
+                   workspace_dir=workspace_dir, max_runs=max_runs,
+                   allowed_hosts=tuple(allowed_host or ()), token=token,
+                   allow_code=not no_code)
     except OSError as exc:
         typer.echo(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pick another "
                    "--port (0 picks a free one)", err=True)

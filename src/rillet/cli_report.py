@@ -83,8 +83,9 @@ class RunReporter:
     def outro(self, result: Any) -> None:
         where = result.results_path
         if result.success:
-            self.print(f"[green]✓ done[/] in {result.duration_s:.2f} s · "
-                               f"${result.cost_usd:.4f} · results: {where}")
+            cost = "$?" if result.cost_usd is None else f"${result.cost_usd:.4f}"
+            self.print(f"[green]✓ done[/] in {result.duration_s:.2f} s · {cost} · "
+                       f"results: {where}")
         else:
             self.print(f"[red]✗ {result.status}[/]: {result.error}\n"
                                f"  the text produced so far is kept in {where}")

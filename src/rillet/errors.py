@@ -7,6 +7,11 @@ class RilletError(Exception):
     """Base class for every error rillet raises on purpose."""
 
 
+class RunRefused(RilletError):
+    """A run that does not start: what it was asked to do is unsafe or cannot be honoured
+    (the message says which and what to do instead)."""
+
+
 class WorkflowError(RilletError):
     """A workflow file is invalid. `problems` holds one line per problem, each naming
     the file, line and key path."""

@@ -33,7 +33,7 @@ class PipelineCompleted(Event):
     workflow: str
     run_id: str
     duration_s: float
-    cost_usd: float
+    cost_usd: float | None  # None: a step ran a model with no known price
     output_dir: str
 
 
@@ -66,7 +66,7 @@ class StepSkipped(Event):
 class StepCompleted(Event):
     text: str
     metrics: dict[str, Any] = field(default_factory=dict)
-    cost_usd: float = 0.0
+    cost_usd: float | None = 0.0  # None: it ran a model with no known price
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ class StepResult:
     session_id: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float | None = 0.0  # None: a model with no known price ran (cost unknown)
     num_turns: int = 0
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str | None = None

@@ -89,8 +89,9 @@ async def test_anthropic_slow_timing_paces_each_token(sim_factory, anthropic_at)
                                    "timing": {"pattern": "slow", "first_token_delay_s": 0.0,
                                               "tokens_per_second": 50}}))
     _, arrivals, _ = await stream_text(anthropic_at(sim), PROMPT)
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
-    assert len(gaps) == 4 and min(gaps) >= 0.01  # 20 ms apart, never bunched
+    # Five tokens at 50/s span at least 80 ms; a busy client may read two close together,
+    # but the server's timetable never sends them early.
+    assert len(arrivals) == 5 and arrivals[-1] - arrivals[0] >= 0.075
 
 
 async def test_anthropic_thinking_and_text_stream_as_separate_blocks(sim_factory, anthropic_at):

@@ -136,9 +136,15 @@ def _record(item: Item, status: str, steps: dict[str, Any], attempt: int, starte
                                                "output_tokens", "cost_usd", "error")}
                   | {"duration_s": (s.get("metrics") or {}).get("duration_s")}
                   for name, s in steps.items()},
-        "cost_usd": round(sum(s.get("cost_usd") or 0.0 for s in steps.values()), 8),
+        "cost_usd": _cost(steps),
         "input_tokens": sum(s.get("input_tokens") or 0 for s in steps.values()),
         "output_tokens": sum(s.get("output_tokens") or 0 for s in steps.values()),
         "started_at": started_at, "duration_s": round(duration_s, 6), "attempts": attempt,
         "results_path": str(results_path) if results_path else None,
     }
+
+
+def _cost(steps: dict[str, Any]) -> float | None:
+    """The item's cost; null when a step ran a model with no known price."""
+    costs = [s.get("cost_usd", 0.0) for s in steps.values()]
+    return None if None in costs else round(sum(costs), 8)

@@ -100,7 +100,8 @@ class Progress:
 
     def _result(self, out: ItemResult) -> None:
         record = out.record
-        what = f"{record['duration_s']:.2f}s ${record['cost_usd']:.4f}"
+        cost = record["cost_usd"]
+        what = f"{record['duration_s']:.2f}s " + ("$?" if cost is None else f"${cost:.4f}")
         if record["status"] != "completed":
             what += f" — {record['error']}"
         self._say(f"{_MARK.get(record['status'], '?')} {out.item} {what}")

@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from rillet.errors import RilletError
 from rillet.result import StepResult
+from rillet.safe_files import UnsafePath, inside
 
 RUN_MODES = ("mock", "sim", "live", "mixed")
 
@@ -41,6 +41,8 @@ class RunContext:
     results: dict[str, StepResult] = field(default_factory=dict)
     cost_usd: float = 0.0
     started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    read_policy: Any = None  # rillet.steps.prompt_files.ReadPolicy: which files prompts read
+    prompt_files: dict[Path, str] = field(default_factory=dict)  # read ahead, off the loop
 
     def template_context(self) -> dict[str, Any]:
         # The same dicts every time: steps finishing later show up without a rebuild.
@@ -60,20 +62,10 @@ class RunContext:
         return p if p.is_absolute() else self.base_dir / p
 
 
-class OutputPathError(RilletError, ValueError):
-    """An output path that would leave the output directory."""
-
-
 def safe_output_path(output_dir: Path, relative: str) -> Path:
-    """`relative` inside `output_dir`; anything that would escape it (also through a
-    symlink, or once a template is filled in) is refused."""
-    candidate = Path(relative)
-    if not relative.strip() or "\x00" in relative or candidate.is_absolute() \
-            or ".." in candidate.parts:
-        raise OutputPathError(f"output path '{relative}' must be relative and stay inside "
-                              f"the output directory")
-    path = output_dir / candidate
-    if not path.resolve().is_relative_to(output_dir.resolve()):
-        raise OutputPathError(f"output path '{relative}' leads out of the output directory "
-                              f"(through a symlink)")
-    return path
+    """`relative` inside `output_dir`; anything that would escape it (`..`, an absolute
+    path, a symlinked folder, also once a template is filled in) is refused."""
+    if not relative.strip() or "\x00" in relative:
+        raise UnsafePath(f"output path {relative!r} must be a file name inside the output "
+                         f"directory")
+    return inside(output_dir, relative)

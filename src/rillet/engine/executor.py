@@ -17,7 +17,9 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any, TextIO
 
+from rillet import user_code
 from rillet.engine.checkpoints import Checkpointer, checkpoint_path, load_checkpoint
+from rillet.engine.costs import CostBook
 from rillet.engine.context import RunContext, new_run_id, safe_output_path
 from rillet.engine.event_log import RunEventLog
 from rillet.engine.modes import default_run_mode, step_mode
@@ -27,13 +29,16 @@ from rillet.engine.scope import Scope, find_result
 from rillet.engine.walk import (
     Budget, ProcessLimiter, Walker, default_claude_processes,
 )
-from rillet.errors import ProviderError, RilletError, StepError
+from rillet.errors import ProviderError, RilletError, RunRefused, StepError
 from rillet.events import (
     Event, HandlerFailed, PipelineCompleted, PipelineFailed, PipelineStarted, ResponseComplete,
     StepCompleted, StepFailed, StepStarted, TextDelta, ThinkingDelta, Usage,
 )
+from rillet.providers.pricing.overrides import use_prices
 from rillet.result import StepResult
 from rillet.steps import CONTAINER_STEPS, MODEL_STEPS, PLAIN_STEPS
+from rillet.steps.prompt_files import ReadPolicy
+from rillet.steps.prompt_files import prefetch as prefetch_prompt_files
 from rillet.streaming.handler import Handler, HandlerContext, create_handler
 from rillet.streaming.handlers.console_presets import verbose_options
 from rillet.streaming.response import AsyncResponse
@@ -57,6 +62,9 @@ class RunOptions:
     quiet: bool = False
     stdout: TextIO | None = None
     run_id: str | None = None
+    allow_code: bool = True  # False: refuse a workflow that names code (--no-code)
+    read_paths: list[str | Path] = field(default_factory=list)  # prompt files may come from
+    max_file_bytes: int | None = None  # the largest prompt file (None: 10 MB)
     # Claude CLI processes alive at once (each ~190 MB); None: $RILLET_MAX_CLAUDE_PROCESSES,
     # else from the available memory (rillet.engine.walk.default_claude_processes).
     max_claude_processes: int | None = None
@@ -70,7 +78,7 @@ class RunResult:
     results: dict[str, StepResult]
     output_dir: Path
     results_path: Path | None
-    cost_usd: float
+    cost_usd: float | None  # None: some step ran a model with no known price
     duration_s: float
     error: str | None = None
     failed_step: str | None = None
@@ -162,14 +170,15 @@ class Executor:
         self._sim_url: str | None = self.options.sim_base_url
         self._pool: Any = None
         self._resumed: dict[str, StepResult] = {}  # finished paths of a resumed run
+        self._costs = CostBook(self.warnings)  # unknown prices: null, warned once
 
     # -- the run ---------------------------------------------------------------------------
 
     async def run(self) -> RunResult:
         wf, opts = self.workflow, self.options
         ctx = self._context()
+        checkpointer = self._checkpointer(ctx)  # first: a checkpoint in use refuses the run
         store = ResultStore(ctx.run_dir)
-        checkpointer = self._checkpointer(ctx)
         run_listeners = Fanout("<run>", [*opts.listeners, RunEventLog(ctx.run_dir)],
                                self.warnings)
         self._run_listeners = run_listeners
@@ -180,7 +189,7 @@ class Executor:
 
         def record(result: StepResult, leaf: bool) -> None:
             if leaf:
-                self._budget.settle(result.step, result.cost_usd)
+                self._budget.settle(result.step, self._costs.add(result))
             store.record(result)
             if checkpointer:
                 checkpointer.save(result, ctx.state, ctx.global_vars)
@@ -219,21 +228,23 @@ class Executor:
             summary = {
                 "run_id": ctx.run_id, "workflow": wf.name, "status": status,
                 "mode": ctx.run_mode, "duration_s": round(duration, 6),
-                "cost_usd": ctx.cost_usd, "error": error, "failed_step": failed_step,
-                "skipped": walker.skipped, "warnings": self.warnings,
+                "cost_usd": self._costs.total(ctx.cost_usd), "error": error,
+                "failed_step": failed_step, "skipped": walker.skipped,
+                "warnings": self.warnings,
             }
             results_path = store.write_summary(summary, ctx.results)
             store.close()
             if status == "completed":
                 run_listeners.emit(PipelineCompleted("", wf.name, ctx.run_id, duration,
-                                                     ctx.cost_usd, str(ctx.run_dir)))
+                                                     self._costs.total(ctx.cost_usd),
+                                                     str(ctx.run_dir)))
             else:
                 run_listeners.emit(PipelineFailed("", wf.name, ctx.run_id, error or status,
                                                   failed_step, status == "cancelled"))
             run_listeners.call_all("close")
         return RunResult(ctx.run_id, wf.name, status, ctx.results, ctx.output_dir, results_path,
-                         ctx.cost_usd, duration, error, failed_step, walker.skipped,
-                         self.warnings)
+                         self._costs.total(ctx.cost_usd), duration, error, failed_step,
+                         walker.skipped, self.warnings)
 
     # -- one leaf step ----------------------------------------------------------------------
 
@@ -252,6 +263,7 @@ class Executor:
         label = scope.label
         mode = step_mode(scope.run.run_mode, step.mode, kind)
         try:
+            await prefetch_prompt_files(step, scope)  # off the event loop, within a timeout
             request = module.build_request(step, scope, mode)
             request.step = label
             if mode == "sim":
@@ -344,9 +356,10 @@ class Executor:
         started = perf_counter()
         try:
             result = PLAIN_STEPS[step.type].run(step, scope)
-        except RilletError as exc:
-            emit(StepFailed(label, str(exc)))
-            raise StepError(label, str(exc), cause=exc) from exc
+        except Exception as exc:  # noqa: BLE001 - a bug in the step fails it, named
+            message = _describe(exc, step, label)
+            emit(StepFailed(label, message))
+            raise StepError(label, message, cause=exc) from exc
         result.step = label
         result.metrics = {"duration_s": round(perf_counter() - started, 6)}
         emit(StepCompleted(label, result.text, result.metrics, 0.0))
@@ -386,23 +399,37 @@ class Executor:
     def _context(self) -> RunContext:
         wf, opts = self.workflow, self.options
         base_dir = Path(wf.source_path).parent if getattr(wf, "source_path", None) else Path.cwd()
+        user_code.use_folder(base_dir)  # the modules it names may be files beside it
+        use_prices(getattr(wf, "pricing", None))  # the workflow's own prices come first
         run_id = opts.run_id or new_run_id()
         # Like the reference system, output and workspace paths are taken from where the
         # run starts (the project root), not from the workflow file's folder.
         output_dir = Path(opts.output_dir or wf.defaults.output_dir)
         workspace = Path(opts.workspace_dir or wf.workspace_dir)
-        workspace.mkdir(parents=True, exist_ok=True)
+        try:
+            workspace.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunRefused(f"the workspace folder {workspace} cannot be used: "
+                             f"{exc.strerror or exc}") from None
         ctx = RunContext(workflow=wf, run_id=run_id, base_dir=base_dir, output_dir=output_dir,
                          run_dir=output_dir / run_id, workspace_dir=workspace.resolve(),
                          run_mode=opts.mode or default_run_mode(),
                          inputs={**wf.inputs, **opts.inputs},
-                         global_vars=dict(wf.global_vars))
-        if opts.resume and wf.checkpoint_enabled:
-            results, state, global_vars = load_checkpoint(self._checkpoint_file(ctx))
+                         global_vars=dict(wf.global_vars),
+                         read_policy=ReadPolicy.for_run(
+                             base_dir, [*getattr(wf, "read_paths", ()), *opts.read_paths],
+                             opts.max_file_bytes))
+        if opts.resume and not wf.checkpoint_enabled:
+            raise RunRefused("--resume needs checkpoints, and this workflow has "
+                             "checkpoint_enabled: false; nothing to resume from")
+        if opts.resume:
+            results, state, global_vars = load_checkpoint(self._checkpoint_file(ctx),
+                                                          ctx.inputs)
             self._resumed = results  # every finished path, at any depth
             ctx.state.update(state)
             ctx.global_vars.update(global_vars)
-            ctx.cost_usd = sum(r.cost_usd for r in results.values() if r.children is None)
+            ctx.cost_usd = sum(self._costs.add(r) for r in results.values()
+                               if r.children is None)
         return ctx
 
     def _checkpoint_file(self, ctx: RunContext) -> Path:
@@ -413,7 +440,8 @@ class Executor:
     def _checkpointer(self, ctx: RunContext) -> Checkpointer | None:
         if not self.workflow.checkpoint_enabled:
             return None
-        return Checkpointer(self._checkpoint_file(ctx), fresh=not self.options.resume)
+        return Checkpointer(self._checkpoint_file(ctx), fresh=not self.options.resume,
+                            inputs=ctx.inputs)
 
     def _script(self) -> Any:
         script = self.options.script

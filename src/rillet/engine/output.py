@@ -14,6 +14,7 @@ from typing import IO
 
 from rillet.events import Event, MessageComplete, StreamRetry, TextDelta
 from rillet.result import StepResult
+from rillet.safe_files import open_exclusive
 
 FLUSH_INTERVAL_S = 0.05
 
@@ -23,8 +24,8 @@ class OutputFileWriter:
 
     def __init__(self, path: Path):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] | None = path.open("w", encoding="utf-8")
+        # Locked while the step writes: a second run on the same file is refused, not mixed.
+        self._file: IO[str] | None = open_exclusive(path, what="output_to_file")
         self._written = 0
         self._kept = (0, 0)  # (file position, characters) at the last finished message
         self._last_flush = perf_counter()

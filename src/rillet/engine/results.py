@@ -12,11 +12,11 @@ mapping per loop iteration).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from rillet.result import StepResult
+from rillet.safe_files import WriteFailed, write_atomic
 
 
 class ResultStore:
@@ -24,8 +24,12 @@ class ResultStore:
         self.run_dir = run_dir
         self.log_path = run_dir / "steps.jsonl"
         self.results_path = run_dir / "results.json"
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("a", encoding="utf-8")
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            self._log = self.log_path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise WriteFailed(f"cannot write the run's results in {run_dir}: "
+                              f"{exc.strerror or exc}") from None
 
     def record(self, result: StepResult) -> None:
         # Written in two calls: adding the newline to the JSON would copy a long text again.
@@ -36,11 +40,9 @@ class ResultStore:
     def write_summary(self, summary: dict[str, Any], results: dict[str, StepResult]) -> Path:
         document = dict(summary)
         document["steps"] = {name: r.to_dict() for name, r in results.items()}
-        tmp = self.results_path.with_suffix(".json.tmp")
-        with tmp.open("w", encoding="utf-8") as file:  # streamed: no second copy of the text
-            json.dump(document, file, indent=2, ensure_ascii=False, default=str)
-        os.replace(tmp, self.results_path)
-        return self.results_path
+        # Streamed into a temporary file (no second copy of the text), then renamed.
+        return write_atomic(self.results_path, lambda file: json.dump(
+            document, file, indent=2, ensure_ascii=False, default=str), what="the results")
 
     def close(self) -> None:
         if not self._log.closed:

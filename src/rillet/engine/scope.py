@@ -56,6 +56,14 @@ class Scope:
         return self.run.run_id
 
     @property
+    def read_policy(self) -> Any:
+        return self.run.read_policy  # which prompt files may be read: the run decides
+
+    @property
+    def prompt_files(self) -> dict[Path, str]:
+        return self.run.prompt_files
+
+    @property
     def depth(self) -> int:
         """How many nested pipelines this scope is inside."""
         return len(self.pipelines)

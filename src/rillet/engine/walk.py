@@ -129,20 +129,43 @@ class Walker:
             self.skipped.append(label)
             self.emit(StepSkipped(label, "condition is false"))
             return None
+        result: StepResult | None = None
         try:
             if module is None:
                 result = await self.run_leaf(step, scope, following)
             else:
                 result = await self._run_container(module, step, scope)
-        except (StepError, asyncio.CancelledError):
-            partial = self.partials.pop(label, None)
-            if partial is not None:
-                _put(slot, partial)
-                self.record(partial, False)  # logged as failed; its cost is not settled
+            _put(slot, result)
+            self.record(result, module is None)
+        except StepError as exc:
+            if exc.step == label and label not in self.partials:  # it failed before it began
+                self.partials[label] = StepResult(
+                    step=label, text=exc.partial_text, error=_own_message(exc, label),
+                    status="cancelled" if exc.cancelled else "failed")
+            self._keep_partial(label, slot)
             raise
-        _put(slot, result)
-        self.record(result, module is None)
+        except asyncio.CancelledError:
+            self._keep_partial(label, slot)
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug at any depth fails the run, named
+            message = _own_message(exc, label)
+            partial = self.partials.setdefault(label, StepResult(
+                step=label, status="failed", error=message,  # e.g. its record failed
+                text=result.text if result is not None else ""))
+            self._keep_partial(label, slot)
+            raise StepError(label, message, partial_text=partial.text, cause=exc) from exc
         return result
+
+    def _keep_partial(self, label: str, slot: Slot) -> None:
+        """A failed node's partial result goes where its result would have gone."""
+        partial = self.partials.pop(label, None)
+        if partial is not None:
+            _put(slot, partial)
+            try:
+                self.record(partial, False)  # logged as failed; its cost is not settled
+            except Exception as exc:  # noqa: BLE001 - the step's own error is the one to tell
+                self.warnings.append(f"step '{label}': its partial result was not "
+                                     f"recorded: {_own_message(exc, label)}")
 
     async def run_concurrently(self, jobs: Iterable[Callable[[], Awaitable[Any]]], *,
                                label: str, max_parallel: int, continue_on_error: bool) -> None:
@@ -212,10 +235,16 @@ def container_result(label: str, children: Any, *, started: float, status: str =
     return StepResult(
         step=label, status=status, error=error, children=children,
         text=text if text is not None else children_text(children),
-        cost_usd=sum(r.cost_usd for r in results),
+        cost_usd=_total_cost(results),
         input_tokens=sum(r.input_tokens for r in results),
         output_tokens=sum(r.output_tokens for r in results),
         metrics={"duration_s": round(perf_counter() - started, 6)})
+
+
+def _total_cost(results: Iterable[StepResult]) -> float | None:
+    """The children's cost; unknown (None) when one ran a model with no known price."""
+    costs = [r.cost_usd for r in results]
+    return None if None in costs else sum(costs)
 
 
 def children_text(children: Any) -> str:

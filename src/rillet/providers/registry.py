@@ -58,12 +58,14 @@ class ProviderPool:
     def open_stream(self, request: ModelRequest, kind: str) -> AsyncIterator[Event]:
         """The step's event stream: lazy, nothing is sent until it is iterated."""
         from rillet.providers.pricing import priced_stream
+        from rillet.providers.pricing.overrides import default_model
 
         try:
             provider = self.provider(kind, request.mode, request.base_url)
         except RilletError as exc:  # reported where the events are read, like any failure
             return failed_stream(exc)
-        stream = priced_stream(provider.stream(request), request)
+        stream = priced_stream(provider.stream(request), request,
+                               default_model=default_model(kind))
         if self.telemetry:
             from rillet.providers.telemetry import traced_stream
 

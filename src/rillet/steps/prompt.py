@@ -6,12 +6,8 @@ import json
 from typing import Any
 
 from rillet.engine.context import RunContext
-from rillet.errors import RilletError
+from rillet.steps.prompt_files import PromptError, read_prompt_file
 from rillet.workflow.templates import render
-
-
-class PromptError(RilletError):
-    pass
 
 
 def build_prompt(step: Any, ctx: RunContext) -> str:
@@ -23,10 +19,8 @@ def build_prompt(step: Any, ctx: RunContext) -> str:
             pieces.append(render(part.content, template_ctx))
         elif kind == "file":
             path = ctx.resolve(render(part.path, template_ctx))
-            try:
-                pieces.append(path.read_text(encoding="utf-8"))
-            except OSError as exc:
-                raise PromptError(f"prompt file '{path}' cannot be read: {exc.strerror}") from exc
+            text = ctx.prompt_files.pop(path, None)  # read off the loop by prefetch
+            pieces.append(text if text is not None else read_prompt_file(path, ctx.read_policy))
         elif kind == "previous_response":
             pieces.append(_previous_response(part.step, part.extract, ctx))
         else:  # the schema admits no other part; this guards a schema change

@@ -19,6 +19,7 @@ from typing import Any, Protocol, TextIO, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from rillet import user_code
 from rillet.events import Event
 from rillet.result import StepResult
 
@@ -103,10 +104,12 @@ def resolve(name: str) -> HandlerSpec:
         raise LookupError(
             f"unknown stream handler '{name}'; built-in handlers: {', '.join(handler_names())}"
             " (or give a dotted path to a handler class)")
-    module_name, _, attr = name.partition(":") if ":" in name else name.rpartition(".")
     try:
-        target = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
+        if user_code.is_checking():  # validating: the class is not imported
+            user_code.check_reference(name)
+            return HandlerSpec(name, _AnyOptions, _not_loaded)
+        target = user_code.load_object(name)
+    except (ImportError, AttributeError, ValueError) as exc:
         raise LookupError(f"cannot import stream handler '{name}': {exc}") from exc
     options = getattr(target, "Options", None) or _AnyOptions
     return HandlerSpec(name, options, lambda opts, ctx: target(opts, ctx))
@@ -114,6 +117,10 @@ def resolve(name: str) -> HandlerSpec:
 
 class _AnyOptions(HandlerOptions):
     model_config = ConfigDict(extra="allow")
+
+
+def _not_loaded(options: HandlerOptions, ctx: HandlerContext) -> Handler:
+    raise RuntimeError("a handler checked while validating is not loaded; run the workflow")
 
 
 def validate_options(name: str, opts: dict[str, Any] | None) -> HandlerOptions:

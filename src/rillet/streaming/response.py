@@ -194,7 +194,10 @@ class AsyncResponse:
             stop_reason=final.stop_reason if final else None,
             session_id=final.session_id if final else None,
             input_tokens=m.input_tokens, output_tokens=m.output_tokens,
-            cost_usd=m.cost_usd or 0.0, num_turns=final.num_turns if final else 0,
+            # No price and tokens spent: the cost is unknown, never a made-up $0.
+            cost_usd=m.cost_usd if m.cost_usd is not None
+            else (None if m.input_tokens or m.output_tokens else 0.0),
+            num_turns=final.num_turns if final else 0,
             metrics=m.to_dict(), error=error,
         )
 

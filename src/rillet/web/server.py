@@ -7,7 +7,8 @@ POST /runs     {"inputs": {...}, "mode": "mock"} -> text/event-stream, one `data
                event (`event_to_dict`, plus `mode` on a model step's StepStarted and `markdown`,
                its Markdown, on StepCompleted: see feed.py), until the run ends. A client
                that goes away cancels its run: `rillet.stream` then closes the streams and
-               writes the partial results.
+               writes the partial results. One that stops reading is dropped and its run
+               goes on (see client_queue.py).
 GET /runs      past runs in the output directory (from their event logs), newest first
 GET /runs/ID/events?timing=original|none
                a past run's events again, as the run sent them: with their original
@@ -21,28 +22,29 @@ from __future__ import annotations
 
 import asyncio
 import html
-import ipaddress
 import json
+import secrets
 import signal
 import sys
-from contextlib import aclosing, suppress
+from contextlib import suppress
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from rillet.api import stream as stream_run
 from rillet.engine.modes import default_run_mode
+from rillet.errors import RilletError
 from rillet.local_http import start_site
 from rillet.web import past_runs
+from rillet.web.client_queue import CLIENT_QUEUE_EVENTS, RunFeed
 from rillet.web.feed import Feed, live_ready, step_modes
+from rillet.web.guard import add_security_headers, allowed_hosts, guard, is_loopback
 
 MODES = ("mixed", "mock", "sim", "live")
 _NAME_SLOT = "__RILLET_WORKFLOW_NAME__"
-_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 
 # Compact JSON; non-ASCII text goes out as UTF-8. `default=str` covers YAML dates in inputs.
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
@@ -75,15 +77,6 @@ def workflow_summary(workflow: Any, default_mode: str | None = None,
             "default_mode": default_mode or default_run_mode(), "credentials": credentials,
             "step_modes": {m: step_modes(workflow, m) for m in MODES},
             "output_dir": str(output_dir or workflow.defaults.output_dir)}
-
-
-def is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -119,7 +112,10 @@ class WebServer:
 
     def __init__(self, workflow: Any, *, host: str = "127.0.0.1", port: int = 8000,
                  mode: str | None = None, output_dir: str | Path | None = None,
-                 workspace_dir: str | Path | None = None, max_runs: int = 4):
+                 workspace_dir: str | Path | None = None, max_runs: int = 4,
+                 allowed_hosts: tuple[str, ...] = (), token: str | None = None,
+                 allow_code: bool = True, client_queue: int = CLIENT_QUEUE_EVENTS,
+                 write_timeout_s: float = 30.0):
         if max_runs < 1:
             raise ValueError("max_runs must be at least 1")
         self.workflow = workflow
@@ -129,6 +125,13 @@ class WebServer:
         self.output_dir = output_dir
         self.workspace_dir = workspace_dir
         self.max_runs = max_runs
+        self.allowed_hosts = allowed_hosts
+        # Off loopback anyone on the network could reach it: a token is a must there.
+        self.token = token or (None if is_loopback(host) else secrets.token_urlsafe(24))
+        self.allow_code = allow_code
+        self.client_queue = client_queue
+        self.write_timeout_s = write_timeout_s
+        self._handlers: set[asyncio.Task[Any]] = set()
         self._page = _page_html(workflow.name)
         self._output_root = Path(output_dir or workflow.defaults.output_dir)
         self._summary = _dumps(workflow_summary(workflow, mode, self._output_root))
@@ -139,14 +142,23 @@ class WebServer:
     @property
     def url(self) -> str:
         host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
-        return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}/"
+        query = f"?token={self.token}" if self.token else ""
+        return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}/{query}"
+
+    @property
+    def base_url(self) -> str:
+        """The server's address without the token."""
+        return self.url.split("?", 1)[0]
 
     @property
     def active_runs(self) -> int:
         return len(self._runs)
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._guard] if is_loopback(self.host) else [])
+        # Host and Origin checks on every bind; the token off loopback (rillet.web.guard).
+        app = web.Application(middlewares=[
+            guard(allowed_hosts(self.host, self.allowed_hosts), self.token)])
+        app.on_response_prepare.append(add_security_headers)
         app.router.add_get("/", self._index)
         app.router.add_get("/workflow", self._workflow)
         app.router.add_post("/runs", self._run)
@@ -168,6 +180,8 @@ class WebServer:
         for task in runs:
             task.cancel()
         await asyncio.gather(*runs, return_exceptions=True)
+        if self._handlers:  # they tell their pages why the stream ends
+            await asyncio.wait(self._handlers, timeout=self.write_timeout_s)
         runner, self._runner = self._runner, None
         await runner.cleanup()
         self._stopping = False
@@ -180,19 +194,6 @@ class WebServer:
         await self.stop()
 
     # --- routes -------------------------------------------------------------------------
-
-    @web.middleware
-    async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        """On loopback, answer only requests addressed to loopback from this page's origin:
-        another site in the browser (or one DNS-rebound to 127.0.0.1) cannot start runs."""
-        host = urlsplit(f"//{request.host}").hostname or ""
-        if not is_loopback(host):
-            return _error(403, f"this server answers only loopback host names, not '{host}'")
-        origin = request.headers.get("Origin")
-        if origin is not None and urlsplit(origin).netloc != request.host:
-            return _error(403, f"requests from {origin} are refused: open the page at "
-                               f"http://{request.host}/ instead")
-        return await handler(request)
 
     async def _index(self, request: web.Request) -> web.Response:
         return web.Response(text=self._page, content_type="text/html", charset="utf-8",
@@ -222,11 +223,11 @@ class WebServer:
                                "server allows (--max-runs): wait for one to finish")
         task = asyncio.current_task()
         assert task is not None
-        self._runs.add(task)
+        self._handlers.add(task)
         try:
             return await self._stream(request, run)
         finally:
-            self._runs.discard(task)
+            self._handlers.discard(task)
 
     async def _stream(self, request: web.Request, run: RunRequest) -> web.StreamResponse:
         response = web.StreamResponse(headers={
@@ -234,29 +235,39 @@ class WebServer:
             "X-Accel-Buffering": "no"})
         await response.prepare(request)
         mode = run.mode if run.mode is not None else self.mode
-        feed = Feed(self.workflow, mode or default_run_mode())
+        pages = Feed(self.workflow, mode or default_run_mode())  # events -> page payloads
         events = stream_run(self.workflow, mode=mode, output_dir=self.output_dir,
-                            workspace_dir=self.workspace_dir, inputs=run.inputs, quiet=True)
+                            workspace_dir=self.workspace_dir, inputs=run.inputs, quiet=True,
+                            allow_code=self.allow_code)
+        # The run is a task of its own holding the run slot; a client that falls behind is
+        # dropped (its connection closed) and the run goes on (rillet.web.client_queue).
+        transport = request.transport
+        feed = RunFeed(events, limit=self.client_queue,
+                       on_drop=lambda: transport.close() if transport is not None else None)
+        self._runs.add(feed.task)
+        feed.task.add_done_callback(self._runs.discard)
         write = response.write
         try:
-            # aclosing: however the loop ends (client gone, server stopping), the run is
-            # cancelled and its partial results written before this handler returns.
-            async with aclosing(events) as running:
-                async for event in running:
-                    await write(_sse(feed.payload(event)))
-            await response.write_eof()
+            async for event in feed:
+                await asyncio.wait_for(write(_sse(pages.payload(event))), self.write_timeout_s)
+            if feed.cancelled and self._stopping:
+                await self._last_word(response, "the server stopped, so the run was "
+                                                "cancelled; what it produced so far is in "
+                                                "its results")
+            elif not feed.dropped:
+                await response.write_eof()
+        except TimeoutError:
+            feed.drop()  # a client that stopped reading; its run goes on
         except ConnectionError:
-            pass  # the client went away; the run has been cancelled
+            if not feed.dropped:
+                await feed.cancel()  # the client went away; the run has nobody to show
         except asyncio.CancelledError:
-            if not self._stopping:
-                raise  # the client went away (handler cancellation)
-            # The server is stopping: the run is cancelled and its partial results are
-            # written; tell the page so, and end the stream properly.
-            asyncio.current_task().uncancel()  # type: ignore[union-attr]
-            await self._last_word(response, "the server stopped, so the run was cancelled; "
-                                            "what it produced so far is in its results")
+            if not feed.dropped and not feed.task.done():
+                await feed.cancel()  # the client went away (handler cancellation)
+            raise
         except Exception as exc:  # noqa: BLE001 - the page must hear why, not a cut stream
-            await self._last_word(response, f"{type(exc).__name__}: {exc}")
+            await self._last_word(response, str(exc) if isinstance(exc, RilletError)
+                                  else f"{type(exc).__name__}: {exc}")
         return response
 
     # --- past runs -------------------------------------------------------------------------
@@ -317,15 +328,16 @@ async def _serve_until_stopped(server: WebServer) -> None:
         print(f"rillet ▸ serving '{server.workflow.name}' at {server.url}  (Ctrl-C stops)",
               flush=True)
         if not is_loopback(server.host):
-            print(f"warning: listening on {server.host}: anyone who can reach this address "
-                  "can run the workflow (and spend its API credits)", file=sys.stderr,
-                  flush=True)
+            print(f"warning: listening on {server.host}: anyone who has the address above, "
+                  "token included, can run the workflow (and spend its API credits)",
+                  file=sys.stderr, flush=True)
         await stop.wait()
 
 
 def serve(workflow: Any, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
     """Serve the page until Ctrl-C or SIGTERM, which cancel the runs in flight. Options:
-    mode, output_dir, workspace_dir, max_runs. Raises OSError when the port is taken."""
+    those of WebServer (mode, output_dir, workspace_dir, max_runs, allowed_hosts, token,
+    allow_code, ...). Raises OSError when the port is taken."""
     try:
         asyncio.run(_serve_until_stopped(WebServer(workflow, host=host, port=port, **options)))
     except KeyboardInterrupt:

@@ -109,7 +109,11 @@ def evaluate(spec: Any, ctx: dict[str, Any]) -> bool:
 def _compile(expr: str, roots: tuple[str, ...] = ROOTS, bare: str | None = "steps") -> Condition:
     wrapped = _WRAPPED.fullmatch(expr)
     parser = _Parser(wrapped["expr"] if wrapped else expr, roots, bare)
-    run = parser.parse()
+    try:
+        run = parser.parse()
+    except RecursionError:
+        raise ConditionError(f"condition {expr[:60]!r}: nested too deeply; "
+                             f"split it") from None
     return Condition(expr, tuple(parser.paths), run)
 
 

@@ -7,7 +7,6 @@ one line each: `<file>:<line>: <key.path>: <message>`.
 from __future__ import annotations
 
 import copy
-import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,14 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
+from rillet import user_code
 from rillet.errors import WorkflowError
 from rillet.workflow import compat
 from rillet.workflow.checks import check_workflow
 from rillet.workflow.defaults import allow_skills, apply_defaults
 from rillet.workflow.problems import Problems, did_you_mean
 from rillet.workflow.schema import Step, Workflow, WorkflowFile
+from rillet.workflow.yaml_limits import check_yaml
 
 def load_workflow(path: str | Path) -> Workflow:
     """Read and check a workflow file. Raises WorkflowError listing every problem."""
@@ -32,24 +33,20 @@ def load_workflow(path: str | Path) -> Workflow:
             from None
     except UnicodeDecodeError as exc:
         raise WorkflowError([f"{path}: not UTF-8 text ({exc.reason})"]) from None
-    _make_importable(path.resolve().parent)
-    workflow = loads_workflow(text, source=str(path))
+    with user_code.checking(path.resolve().parent):  # handler modules beside it: read, not run
+        workflow = loads_workflow(text, source=str(path))
     workflow._source_path = str(path.resolve())
     return workflow
-
-
-def _make_importable(folder: Path) -> None:
-    """Let a workflow name handlers and callbacks in Python files beside it by dotted path,
-    as `python script.py` makes the script's folder importable. Appended, so installed
-    packages keep their names."""
-    entry = str(folder)
-    if entry not in sys.path:
-        sys.path.append(entry)
 
 
 def loads_workflow(text: str, source: str = "<string>") -> Workflow:
     """Like `load_workflow` for YAML text; `source` names it in error messages. Relative
     prompt files are read from the current folder (no source_path)."""
+    with user_code.checking():  # validating runs none of the code the workflow names
+        return _loads(text, source)
+
+
+def _loads(text: str, source: str) -> Workflow:
     problems = Problems(source)
     data, root = _parse(text, problems)
     problems.root = root
@@ -88,6 +85,8 @@ def _json_schema() -> dict[str, Any]:
 
 
 def _parse(text: str, problems: Problems) -> tuple[Any, yaml.Node | None]:
+    if not check_yaml(text, problems):  # alias bombs, deep nesting, forbidden characters
+        raise WorkflowError(problems.lines())
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()

@@ -16,6 +16,8 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
+from rillet.providers.pricing.overrides import Prices
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -732,6 +734,11 @@ class Workflow(_Model):
     inputs: dict[str, Any] = Field(default_factory=dict,
                                    description="Defaults for {{ inputs.x }}; `--input` overrides.")
     max_cost_usd: float | None = Field(default=None, gt=0)
+    read_paths: list[str] = Field(default_factory=list, description=(
+        "Folders, besides the workflow's own, that prompt files may be read from."))
+    pricing: dict[str, Prices] = Field(default_factory=dict, description=(
+        "Prices (USD per million tokens) for models rillet has none for, or to replace its "
+        "own: {model: {input: 3.0, output: 15.0}}."))
     telemetry: bool | None = None
     environment: Environment | None = None
     enable_skills: bool = Field(default=False, description="Claude steps with an "

@@ -22,10 +22,10 @@ from typing import Any
 import jinja2
 from jinja2 import meta, nodes
 from jinja2.runtime import StrictUndefined, Undefined, missing
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from rillet.errors import RilletError
 from rillet.result import StepResult
+from rillet.workflow.template_limits import BoundedSandbox, render_bounded
 
 ROOTS = ("steps", "global_vars", "inputs", "state", "workflow", "timestamp", "loop")
 # Where a bare {{ name }} is looked up, in order.
@@ -62,8 +62,9 @@ class _Missing(StrictUndefined):
         return super()._undefined_message
 
 
-class _Environment(ImmutableSandboxedEnvironment):
-    """The sandbox (no `__class__` tricks, no mutating the run's dicts), with two lookups
+class _Environment(BoundedSandbox):
+    """The sandbox (no `__class__` tricks, no mutating the run's dicts, no huge numbers or
+    strings: template_limits), with two lookups
     made to fit workflows: a mapping's keys come before its methods (a step named `items`
     is that step), and `steps.NAME.key` falls back to a key of the step's JSON output."""
 
@@ -149,7 +150,7 @@ def render(text: str, ctx: dict[str, Any]) -> str:
         return text
     template = _template(text)
     try:
-        return template.render(_with_bare_names(text, ctx))
+        return render_bounded(template.generate(_with_bare_names(text, ctx)))
     except Exception as exc:  # noqa: BLE001 - any failure inside a template is the template's
         raise _render_error(text, exc) from exc
 

@@ -173,3 +173,24 @@ async def test_a_resumed_batch_whose_budget_is_spent_starts_nothing(tmp_path, wo
                          resume=True, max_cost_usd=1.0, events=True)
     assert [type(o).__name__ for o in outs] == ["BudgetStopped"]
     assert len(journal_lines(out)) == 1
+
+
+async def test_an_item_that_ran_an_unpriced_model_records_its_cost_as_null(tmp_path):
+    flow = tmp_path / "unpriced.yaml"
+    flow.write_text("""
+workflow:
+  name: unpriced-batch
+  steps:
+    - name: answer
+      type: claude
+      model: made-up-model-9
+      prompt: "{{ inputs.ticket }}"
+      mock: {text: "an answer", timing: {pattern: fast}}
+""", encoding="utf-8")
+    data = jsonl(tmp_path / "d.jsonl", ['{"ticket": "export"}'])
+    await collect(flow, data, output_dir=tmp_path / "out", mode="mock")
+
+    (line,) = journal_lines(tmp_path / "out")
+    assert line["status"] == "completed"
+    assert line["steps"]["answer"]["cost_usd"] is None
+    assert line["cost_usd"] is None  # unknown, never a made-up $0

@@ -18,7 +18,8 @@ from typing import Any
 
 from rillet.events import Event, MessageComplete, ResponseComplete, TextDelta, Usage
 from rillet.providers.base import ModelRequest
-from rillet.providers.pricing.table import ModelPrice, find_price
+from rillet.providers.pricing.overrides import price_for
+from rillet.providers.pricing.table import ModelPrice
 
 log = logging.getLogger("rillet.pricing")
 
@@ -41,13 +42,17 @@ class CostReconciliation:
 
 async def priced_stream(source: AsyncIterator[Event], request: ModelRequest, *,
                         on_reconcile: Callable[[CostReconciliation], None] | None = None,
-                        ) -> AsyncIterator[Event]:
+                        default_model: str | None = None) -> AsyncIterator[Event]:
     """Pass `source` through, pricing Usage / ResponseComplete events that lack a cost.
 
-    The model priced is `request.model` when the table knows it, else the model the
-    stream reports (MessageComplete / ResponseComplete), from then on. Closing this
+    The model priced is `request.model` (or `default_model` when the step names none)
+    when it has a price (the workflow's `pricing:` first, then the table), else the model
+    the stream reports (MessageComplete / ResponseComplete), from then on. Closing this
     generator closes `source`, so cancelling a step still reaches the provider."""
-    price: ModelPrice | None = find_price(request.model)
+    # A step with no model runs the provider's default (`default_model`): priced from the
+    # first token, so a budget can stop it mid-stream; the model the stream reports wins.
+    assumed = request.model is None
+    price: ModelPrice | None = price_for(request.model or default_model)
     streamed: float | None = None  # the running cost from the table
     reported: Usage | None = None  # the Usage that carried the provider's own total
     last: Usage | None = None
@@ -72,16 +77,16 @@ async def priced_stream(source: AsyncIterator[Event], request: ModelRequest, *,
                                           cost, event.cache_read_tokens,
                                           event.cache_write_tokens)
                 elif kind is ResponseComplete:
-                    if price is None:
-                        price = find_price(event.model)
+                    if price is None or assumed:
+                        price = price_for(event.model) or price
                     if event.cost_usd is not None and reported is None:
                         # The total arrives on the final event itself.
                         cache_read, cache_write = _cache_tokens(last)
                         reported = Usage(event.step, event.input_tokens, event.output_tokens,
                                          event.cost_usd, cache_read, cache_write)
                     event = _with_cost(event, price, reported, last)
-                elif kind is MessageComplete and price is None:
-                    price = find_price(event.model)
+                elif kind is MessageComplete and (price is None or assumed):
+                    price = price_for(event.model) or price
                 yield event
     finally:
         if reported is not None:  # also when the stream failed after reporting its cost

@@ -218,7 +218,9 @@ def price_usd(model: str | None, input_tokens: int, output_tokens: int,
               cache_read_tokens: int = 0, cache_write_tokens: int = 0) -> float | None:
     """What these tokens cost on this model, in USD; None for a model the table does not
     know (or a token kind it has no published price for)."""
-    entry = find_price(model)
+    from rillet.providers.pricing.overrides import price_for  # the workflow's prices first
+
+    entry = price_for(model)
     if entry is None:
         return None
     return entry.cost(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens)

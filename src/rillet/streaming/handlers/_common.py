@@ -11,6 +11,7 @@ from typing import Any
 
 from rillet import events as _events
 from rillet.events import Event, TextDelta, ThinkingDelta, event_to_dict
+from rillet.safe_files import inside
 from rillet.streaming.handler import HandlerContext
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -61,7 +62,7 @@ def output_path(template: str, ctx: HandlerContext) -> Path:
     filled = Path(template.format(step=step, run_id=ctx.run_id))
     if filled.is_absolute() or ".." in filled.parts:
         raise ValueError(f"path '{filled}' must stay inside the output directory")
-    return Path(ctx.output_dir) / filled
+    return inside(Path(ctx.output_dir), filled)  # no symlinked folder leading out of it
 
 
 class EventLine:

@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import IO
 
+from rillet.safe_files import open_exclusive
+
 
 class RotatingFile:
     def __init__(self, path: Path, *, max_bytes: int | None = None, backups: int = 0):
@@ -20,7 +22,7 @@ class RotatingFile:
         self.size = 0
         self.rotations = 0  # made by this writer; undone by reset()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] | None = path.open("w", encoding="utf-8")
+        self._file: IO[str] | None = open_exclusive(path, what="the handler file")
 
     @property
     def closed(self) -> bool:
@@ -78,7 +80,7 @@ class RotatingFile:
                     os.replace(older, self._backup(index + 1))
             os.replace(self.path, self._backup(1))
         self.rotations += 1
-        self._file = self.path.open("w", encoding="utf-8")
+        self._file = open_exclusive(self.path, what="the handler file")
         self.size = 0
 
     def reset(self) -> None:
@@ -96,7 +98,7 @@ class RotatingFile:
                 os.replace(older, self._backup(index))
         self.rotations = 0
         self.size = 0
-        self._file = self.path.open("w", encoding="utf-8")
+        self._file = open_exclusive(self.path, what="the handler file")
 
     def close(self) -> None:
         if self._file is not None:

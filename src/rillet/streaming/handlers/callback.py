@@ -1,7 +1,8 @@
 """`callback`: every event of the step handed to a function of yours.
 
-From YAML, name the function by dotted path; it is imported when the workflow loads, so
-a typo fails then, not mid-run::
+From YAML, name the function by dotted path. Loading the workflow checks it by reading
+the module's source (a typo fails then, not mid-run) and runs none of it; the run
+imports it::
 
     stream_handler: callback
     stream_handler_opts:
@@ -26,7 +27,6 @@ before them.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import inspect
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -35,6 +35,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator
 
+from rillet import user_code
 from rillet.events import Event, TextDelta, ThinkingDelta
 from rillet.result import StepResult
 from rillet.streaming.handler import BaseHandler, HandlerContext, HandlerOptions
@@ -45,24 +46,24 @@ _BACKGROUND: set[asyncio.Task[None]] = set()
 
 
 def import_callable(value: Any) -> Any:
-    """A dotted path `pkg.module:function` (or `pkg.module.function`) to the function."""
+    """A dotted path `pkg.module:function` (or `pkg.module.function`) to the function.
+    While a workflow is validated the path is only checked: nothing is imported."""
     if not isinstance(value, str):
         return value
-    module_name, sep, attr = value.partition(":")
-    if not sep:
-        module_name, _, attr = value.rpartition(".")
-    if not module_name or not attr:
-        raise ValueError(f"'{value}' is not a dotted path; write 'package.module:function'")
     try:
-        target: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            target = getattr(target, part)
+        if user_code.is_checking():
+            user_code.check_reference(value)
+            return _not_loaded
+        target = user_code.load_object(value)
     except (ImportError, AttributeError) as exc:
-        raise ValueError(f"cannot import callback '{value}': {exc} (is its module on "
-                         f"PYTHONPATH?)") from exc
+        raise ValueError(f"cannot import callback '{value}': {exc}") from exc
     if not callable(target):
         raise ValueError(f"callback '{value}' is a {type(target).__name__}, not a function")
     return target
+
+
+def _not_loaded(event: Event) -> None:
+    raise RuntimeError("a callback checked while validating is not loaded; run the workflow")
 
 
 CallbackFunction = Annotated[

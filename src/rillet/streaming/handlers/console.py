@@ -257,6 +257,8 @@ def _figures(result: StepResult) -> str:
     cost = m.get("cost_usd")
     if cost is not None:
         shown.append(f"${cost:.4f}")
+    elif result.cost_usd is None:
+        shown.append("$?")  # tokens were spent on a model with no known price
     retries = m.get("retries")
     if retries:
         shown.append(f"{retries} {'retry' if retries == 1 else 'retries'}")

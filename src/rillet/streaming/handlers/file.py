@@ -18,7 +18,6 @@ previous file, up to `backups` kept).
 from __future__ import annotations
 
 import json
-import os
 from time import perf_counter
 from typing import Any, Literal
 
@@ -28,6 +27,7 @@ from rillet.events import Event, StepStarted, StreamRetry, TextDelta
 from rillet.result import StepResult
 from rillet.streaming.handler import BaseHandler, HandlerContext, HandlerOptions
 from rillet.streaming.handlers._batch import Batcher
+from rillet.safe_files import write_atomic
 from rillet.streaming.handlers._common import EventLine, output_path, relative_path
 from rillet.streaming.handlers._rotating import RotatingFile
 
@@ -173,10 +173,9 @@ class JsonFileHandler(FileHandler):
                         "text": "".join(self._text),
                         "error": "the handler was closed before the step ended"}
         document = {"run_id": self.ctx.run_id, **document}
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        temporary.write_text(json.dumps(document, ensure_ascii=False, indent=2, default=str)
-                             + "\n", encoding="utf-8")
-        os.replace(temporary, self.path)  # readers never see half a document
+        text = json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n"
+        # Readers never see half a document, and nothing is written through a symlink.
+        write_atomic(self.path, lambda file: file.write(text), what="the handler file")
 
 
 _FORMATS: dict[str, type[FileHandler]] = {

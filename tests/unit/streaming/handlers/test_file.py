@@ -171,9 +171,9 @@ async def test_jsonl_rotation_never_splits_a_line(ctx):
 
 
 async def test_a_failing_disk_detaches_the_handler_and_the_step_keeps_its_text(ctx):
-    ctx.output_dir.mkdir(parents=True)
-    os.symlink("/dev/full", ctx.output_dir / "draft.txt")  # every write: no space left
     handler = create_handler("file", {"buffer_size": 2}, ctx)
+    handler._file._file.close()
+    handler._file._file = open("/dev/full", "w", encoding="utf-8")  # every write: disk full
     result, warnings = await run_step([handler], claude_events(text=TEXT))
     assert result.text == TEXT and result.status == "completed"
     assert len(warnings) == 1 and "'file' failed" in warnings[0]
@@ -185,6 +185,16 @@ def test_unknown_options_fail_at_load_time():
         validate_options("file", {"rotate_bytes": 10})
     with pytest.raises(ValidationError, match="format"):
         validate_options("file", {"format": "yaml"})
+
+
+def test_a_handler_file_is_never_written_through_a_symlink(ctx, tmp_path):
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep me")
+    ctx.output_dir.mkdir(parents=True)
+    os.symlink(outside, ctx.output_dir / "draft.txt")
+    with pytest.raises(ValueError, match="symlink"):
+        create_handler("file", {}, ctx)
+    assert outside.read_text() == "keep me"
 
 
 def test_step_names_cannot_reach_outside_through_the_path(ctx):
