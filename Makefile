@@ -8,10 +8,14 @@ BROWSER := $(VENV)/.browser
 
 .PHONY: demo test clean bench
 
+# The first build takes a while (Ray is large): one line per stage says what is going on.
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || { echo "· creating the virtual environment in $(VENV)"; \
+		$(PYTHON) -m venv $(VENV); }
+	@echo "· installing rillet and its dependencies (the SDKs, the Claude CLI, Ray)"
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,ray]'
 	@touch $(STAMP)
+	@echo "· ready"
 
 # The browser test drives Debian's Chromium: as root on a machine without it, apt-get it.
 $(BROWSER): $(STAMP)

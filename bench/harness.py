@@ -56,8 +56,7 @@ class Row:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        # Four significant digits: a small ratio (0.0238...) keeps its precision too.
-        out["ratio"] = None if self.ratio is None else float(f"{self.ratio:.4g}")
+        out["ratio"] = _round(self.ratio, 6)
         out["met"] = self.met
         out["rillet"] = _round(self.rillet)
         out["baseline"] = _round(self.baseline)
@@ -281,10 +280,13 @@ def markdown_table(results: list[ScenarioResult]) -> str:
                 baseline = format_value(row.baseline, row.unit)
                 if row.baseline_name:
                     baseline += f" ({row.baseline_name})"
-            out.append(f"| {result.number} | {row.metric} | {format_value(row.rillet, row.unit)}"
+            metric = f"{row.metric} ({row.note})" if row.note else row.metric
+            out.append(f"| {result.number} | {metric} | {format_value(row.rillet, row.unit)}"
                        f" | {baseline} | {ratio} | {verdict(row)} |")
     return "\n".join(out)
 
 
 def _round(value: float | None, digits: int = 9) -> float | None:
-    return None if value is None else round(value, digits)
+    """`value` to `digits` significant digits: a ratio of two rounded figures then stays
+    within 1e-8 of the ratio of the exact ones, however small the figures are."""
+    return None if value is None else float(f"{value:.{digits}g}")

@@ -6,12 +6,15 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from bench.harness import Row, ScenarioResult, markdown_table
 from bench.suite import RESULTS_DIR
+
+_FULL_RUN = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def load(path: Path) -> tuple[dict[str, Any], list[ScenarioResult]]:
@@ -48,7 +51,9 @@ def render(path: Path) -> str:
 
 
 def newest() -> Path:
-    full = sorted(p for p in RESULTS_DIR.glob("*.json") if not p.stem.endswith("-quick"))
+    # A full run's file is named by its date alone; `-quick` runs and runs kept under
+    # another name (`<date>-containers.json`, `batch/`) are partial.
+    full = sorted(p for p in RESULTS_DIR.glob("*.json") if _FULL_RUN.fullmatch(p.stem))
     if not full:
         raise SystemExit(f"no full results in {RESULTS_DIR}; run `make bench` first")
     return full[-1]

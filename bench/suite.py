@@ -28,7 +28,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="small sizes and one repetition (the CI smoke run)")
     parser.add_argument("--scenario", "-s", type=int, action="append", default=None,
-                        metavar="N", help="run only scenario N (repeatable; 1-10)")
+                        metavar="N", help="run only scenario N (repeatable; 1-11)")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"folder for the results file (default {RESULTS_DIR})")
     return parser.parse_args(argv)

@@ -37,6 +37,7 @@ class ProgressMeter(BaseHandler):
         self._mid_word = False
         self.next_update = options.every_words
         self.started = perf_counter()
+        self._shown = 0  # length of the line on stderr now
 
     def on_event(self, event: Event) -> None:
         kind = type(event)
@@ -52,11 +53,16 @@ class ProgressMeter(BaseHandler):
             if self.words >= self.next_update:
                 self.next_update += self.options.every_words
                 rate = self.words / max(perf_counter() - self.started, 1e-9)
-                sys.stderr.write(f"\r{self.ctx.step}: {self.options.label} "
-                                 f"{self.words} words, {rate:.0f} words/s")
-                sys.stderr.flush()
+                self._rewrite(f"{self.ctx.step}: {self.options.label} {self.words} words, "
+                              f"{rate:.0f} words/s")
         elif kind is StepStarted:
             self.started = perf_counter()
+
+    def _rewrite(self, line: str) -> None:
+        """Replace the line: padded with spaces over what a longer line left behind."""
+        sys.stderr.write("\r" + line.ljust(self._shown))
+        sys.stderr.flush()
+        self._shown = len(line)
 
     def on_complete(self, result: StepResult) -> None:
         self._report(result)
@@ -65,7 +71,9 @@ class ProgressMeter(BaseHandler):
         self._report(partial)
 
     def _report(self, result: StepResult) -> None:
-        sys.stderr.write(f"\r{self.ctx.step}: {result.status}, {len(result.text.split())} words\n")
+        self._rewrite(f"{self.ctx.step}: {result.status}, {len(result.text.split())} words")
+        sys.stderr.write("\n")
+        self._shown = 0
         path = self.ctx.output_dir / f"{self.ctx.step}.progress.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
         ttft = result.metrics.get("ttft_s")

@@ -7,7 +7,7 @@ from types import ModuleType
 
 NAMES = ("s1_ttft", "s2_throughput", "s3_memory", "s4_sync_async", "s5_claude_chain",
          "s6_concurrency", "s7_scaling", "s8_parallel", "s9_loop",
-         "s10_batch")
+         "s10_batch", "s11_dead_time")
 
 
 def load(number: int) -> ModuleType:

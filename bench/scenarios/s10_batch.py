@@ -1,4 +1,4 @@
-"""Scenario 8: `rillet batch` — many runs of one workflow, here and on Ray.
+"""Scenario 10: `rillet batch` — many runs of one workflow, here and on Ray.
 
 - items/s over 1,000 items of a two-step mock workflow, in this process (asyncio) and on
   a local Ray cluster (`ray.init(num_cpus=2)`), with the peak RSS of every process of the

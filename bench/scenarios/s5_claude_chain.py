@@ -136,11 +136,16 @@ async def run(config: BenchConfig) -> ScenarioResult:
     result.row("CLI start per step, raw SDK", raw_start, "s")
     warm_total = median([s["total_s"] for s in samples["prewarm"]])
     result.row("3-step chain total, rillet with prewarm", warm_total, "s", baseline=raw_total,
-               baseline_name="raw SDK step by step")
-    saved = median([b["total_s"] - r["total_s"]
-                    for r, b in zip(samples["prewarm"], samples["raw"])])
-    result.row("time saved vs raw SDK (median of pairs)", saved, "s", target=0.8,
-               compare=AT_LEAST)
+               baseline_name="raw SDK step by step",
+               note="the raw script starts each step's CLI when that step begins, one at a "
+                    "time; rillet starts the next step's CLI while the current one streams")
+    pairs = [b["total_s"] - r["total_s"] for r, b in zip(samples["prewarm"], samples["raw"])]
+    result.row("time saved vs raw SDK (median of pairs)", median(pairs), "s", target=0.8,
+               compare=AT_LEAST, note=f"spread {min(pairs):.3f}-{max(pairs):.3f} s")
+    warm_ttft = median([t for s in samples["prewarm"] for t in s["ttft_s"][1:]])
+    cold_ttft = median([step["ttft_s"] for s in samples["raw"] for step in s["steps"][1:]])
+    result.row("first token of steps 2-3, rillet with prewarm", warm_ttft, "s",
+               baseline=cold_ttft, baseline_name="raw SDK, CLI started for the step")
     # Prewarming can hide at most the CLI start of every step after the first.
     ceiling = median([sum(step["start_s"] for step in s["steps"][1:]) for s in samples["raw"]])
     result.row("most prewarm can hide: raw CLI start of steps 2-3", ceiling, "s")

@@ -212,7 +212,9 @@ async def run(config: BenchConfig) -> ScenarioResult:
         cli_variants: dict[str, Any] = {"raw": _raw_cli(url, cli_count),
                                         "rillet": _rillet_cli(url, cli_count)}
         api = await alternate(api_variants, repetitions, warmup=config.pick(0, 1))
-        cli = await alternate(cli_variants, 1, warmup=0)
+        # Alternated (who goes first changes each round), after a warm-up round that
+        # loads the CLI binary into the page cache for both.
+        cli = await alternate(cli_variants, config.pick(1, 3), warmup=config.pick(0, 1))
     result.details = {"api_workflows": api_count, "cli_workflows": cli_count,
                       "repetitions": repetitions, "nominal_gap_s": NOMINAL_GAP_S,
                       "api": api, "cli": cli}
@@ -238,9 +240,13 @@ async def run(config: BenchConfig) -> ScenarioResult:
     result.row(f"wall time, {api_count} workflows", med(api, "rillet", "wall_s"), "s",
                baseline=med(api, "raw", "wall_s"), baseline_name="raw SDK streams")
     result.row(f"Claude CLI workflows completed of {cli_count}",
-               med(cli, "rillet", "completed"), "", target=cli_count, compare=">=")
-    result.row(f"wall time, {cli_count} Claude CLI workflows", med(cli, "rillet", "wall_s"), "s",
-               baseline=med(cli, "raw", "wall_s"), baseline_name="raw ClaudeSDKClient")
+               min(s["completed"] for s in cli["rillet"]), "", target=cli_count, compare=">=")
+    walls = {name: [s["wall_s"] for s in cli[name]] for name in ("rillet", "raw")}
+    result.row(f"wall time, {cli_count} Claude CLI workflows", median(walls["rillet"]), "s",
+               baseline=median(walls["raw"]), baseline_name="raw ClaudeSDKClient",
+               note=f"{len(walls['raw'])} alternated rounds after a warm-up; spread "
+                    f"{min(walls['rillet']):.2f}-{max(walls['rillet']):.2f} s vs "
+                    f"{min(walls['raw']):.2f}-{max(walls['raw']):.2f} s")
     result.row("memory per CLI process (peak RSS)", med(cli, "rillet", "per_cli_peak_mb_median"),
                "MB", baseline=med(cli, "raw", "per_cli_peak_mb_median"),
                baseline_name="raw ClaudeSDKClient")

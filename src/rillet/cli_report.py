@@ -17,42 +17,69 @@ from rillet.events import (
 )
 from rillet.streaming.handlers._lanes import is_shared, live_console
 
-_MODE_WORDS = {
-    "mock": "the in-process mock provider",
-    "sim": "the real SDKs (Claude: the Claude Agent SDK and its bundled CLI) against the "
-           "built-in simulator",
-    "live": "the live APIs",
+_SDK_WORDS = {
+    "claude_agent": "the Claude Agent SDK and its bundled CLI",
+    "anthropic_api": "the anthropic SDK",
+    "gemini": "google-genai",
 }
+_WHERE = {"sim": "against the built-in simulator", "live": "against the live API"}
 
 
 def describe_modes(workflow: Any, run_mode: str | None) -> str:
-    """How the model steps will run, in words, e.g. for a run with no API key."""
-    from rillet.engine.modes import default_run_mode, step_mode
-    from rillet.steps import MODEL_STEPS
+    """What the model steps will run on, in words: the SDKs really used, and where."""
+    from rillet.engine.modes import default_run_mode, providers_used
 
     chosen = run_mode or default_run_mode()
-    modes = {step_mode(chosen, step.mode, MODEL_STEPS[step.type].provider_kind(step))
-             for step in workflow.steps if step.type in MODEL_STEPS}
-    if not modes:
+    by_mode: dict[str, dict[str, None]] = {}
+    for kind, mode, _ in providers_used(workflow, chosen):
+        by_mode.setdefault(mode, {})[kind] = None
+    if not by_mode:
         return "no model steps"
-    words = "; ".join(_MODE_WORDS[m] for m in sorted(modes))
-    if chosen == "mixed" and "sim" in modes:
+    parts = []
+    for mode in sorted(by_mode):
+        if mode == "mock":
+            parts.append("the in-process mock provider")
+            continue
+        sdks = [_SDK_WORDS[kind] for kind in by_mode[mode]]
+        words = (", ".join(sdks[:-1]) + " and " + sdks[-1]) if len(sdks) > 1 else sdks[0]
+        parts.append(f"{words} {_WHERE[mode]}{'s' * (mode == 'live' and len(sdks) > 1)}")
+    words = "; ".join(parts)
+    if chosen == "mixed" and "sim" in by_mode:
         words += " (no API key found for those steps)"
     return words
+
+
+def failure_lines(result: Any) -> list[str]:
+    """How a run that did not complete ended, and where what it produced is."""
+    lines = [f"✗ {result.status}: {result.error}"]
+    if any(r.text for r in result.results.values()):
+        lines.append(f"  the text produced so far is kept in {result.results_path}")
+    elif result.results_path is not None:
+        lines.append(f"  no text was produced; the run is recorded in {result.results_path}")
+    return lines
 
 
 class RunReporter:
     name = "reporter"
 
-    def __init__(self, stream: TextIO, output_dir: Path):
+    def __init__(self, stream: TextIO, output_dir: Path, errors: TextIO | None = None):
         self.stream = stream
         self.console = Console(file=stream, highlight=False, soft_wrap=True)
+        # Failures go to stderr, so a pipe of the output still shows them.
+        self.errors = Console(file=errors, highlight=False, soft_wrap=True) \
+            if errors is not None else self.console
         self.output_dir = output_dir
         self.run_id: str | None = None
         self._streaming: set[str] = set()
+        self._produced = False  # some step has text
 
     def print(self, markup: str) -> None:
         (live_console(self.stream) or self.console).print(markup)
+
+    def print_error(self, text: str, markup: bool = True) -> None:
+        # While the lanes' live view holds the terminal, a line on stderr would tear it:
+        # print above the lanes instead (the live view only runs on a terminal, never a pipe).
+        (live_console(self.stream) or self.errors).print(text, markup=markup)
 
     def intro(self, workflow: Any, modes: str) -> None:
         self.print(f"[bold]rillet[/] ▸ [bold]{workflow.name}[/] · "
@@ -68,11 +95,15 @@ class RunReporter:
             self._streaming.add(event.step)
         elif kind is StepSkipped:
             self.print(f"[dim]○ {event.step}: skipped ({event.reason})[/]")  # type: ignore[attr-defined]
-        elif kind is StepCompleted and event.step not in self._streaming:
-            self.print(f"[green]✓[/] {event.step}: {_short(event.text)}")  # type: ignore[attr-defined]
-        elif kind is StepFailed and event.step not in self._streaming:
-            # A model step's failure is in its console footer and in the run's summary.
-            self.print(f"[red]✗ {event.step}: {event.error}[/]")  # type: ignore[attr-defined]
+        elif kind is StepCompleted:
+            self._produced = self._produced or bool(event.text)  # type: ignore[attr-defined]
+            if event.step not in self._streaming:
+                self.print(f"[green]✓[/] {event.step}: {_short(event.text)}")  # type: ignore[attr-defined]
+        elif kind is StepFailed:
+            self._produced = self._produced or bool(event.partial_text)  # type: ignore[attr-defined]
+            if event.step not in self._streaming:
+                # A model step's failure is in its console footer and in the run's summary.
+                self.print_error(f"[red]✗ {event.step}: {event.error}[/]")  # type: ignore[attr-defined]
         elif kind is HandlerFailed:
             # Mid-stream the cursor sits after the step's text: start a line of our own.
             # Concurrent steps write whole lines, so then the cursor is at a line start.
@@ -87,13 +118,13 @@ class RunReporter:
             self.print(f"[green]✓ done[/] in {result.duration_s:.2f} s · {cost} · "
                        f"results: {where}")
         else:
-            self.print(f"[red]✗ {result.status}[/]: {result.error}\n"
-                               f"  the text produced so far is kept in {where}")
+            self.print_error("\n".join(failure_lines(result)), markup=False)
 
     def cancelled(self) -> None:
         where = self.output_dir / (self.run_id or "") / "results.json"
-        self.print(f"\n[yellow]✗ cancelled[/]: streams closed; the text produced so far "
-                           f"is kept in {where}")
+        kept = (f"the text produced so far is kept in {where}" if self._produced
+                else f"no text was produced; the run is recorded in {where}")
+        self.print_error(f"\n[yellow]✗ cancelled[/]: streams closed; {kept}")
 
 
 def _count(n: int, noun: str) -> str:

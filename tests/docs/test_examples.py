@@ -14,8 +14,6 @@ import pytest
 
 from doc_blocks import ROOT
 
-pytest.importorskip("rillet.workflow.loader", reason="the workflow loader is not built yet")
-pytest.importorskip("rillet.providers.registry", reason="the provider registry is not built")
 
 import rillet  # noqa: E402
 from rillet.events import StepStarted, TextDelta  # noqa: E402
@@ -173,6 +171,10 @@ def test_custom_handler_example_reports_progress(run_example, capsys):
     assert f"guide: completed, {words} words" in progress
     counted = [int(n) for n in re.findall(r"guide: planning (\d+) words", progress)]
     assert counted == sorted(counted) and counted[-1] <= words  # counted as it streamed
+    # Each rewrite covers the whole of the line before it: nothing stale is left showing.
+    lines = progress.split("\r")[1:]
+    for before, after in zip(lines, lines[1:]):
+        assert len(after.rstrip("\n")) >= len(before.rstrip("\n")), (before, after)
     assert (out / "guide.md").read_text() == result["guide"].text
     assert stdout == ""  # no console handler: the meter replaces the text
 

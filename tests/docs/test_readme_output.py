@@ -9,11 +9,9 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 
 from doc_blocks import ROOT, blocks_of
 
-pytest.importorskip("rillet.workflow.loader", reason="the workflow loader is not built yet")
 
 import rillet  # noqa: E402
 from rillet.events import StepStarted  # noqa: E402

@@ -17,7 +17,6 @@ import yaml
 
 from doc_blocks import Block, all_blocks, blocks_of, output_after, saved_before
 
-pytest.importorskip("rillet.workflow.loader", reason="the workflow loader is not built yet")
 
 BLOCKS = all_blocks()
 

@@ -18,6 +18,7 @@ from rillet.events import (
 )
 from rillet.providers.anthropic_api import AnthropicAPIProvider
 from rillet.providers.base import ModelRequest
+from rillet.providers.clients import aclose_clients
 from rillet.providers.mock import MockProvider
 from rillet.providers.pricing import price_usd
 from rillet.providers.registry import ProviderPool
@@ -70,9 +71,12 @@ async def test_tokens_arrive_one_by_one_with_usage_and_cost(sim):
         events.append(event)
         if type(event) is TextDelta:
             arrivals.append(perf_counter())
-    client = pool.provider("anthropic_api", "sim", sim.base_url)._client
+    client = await pool.provider("anthropic_api", "sim", sim.base_url)._client_for(
+        request("", sim.base_url))
     await pool.aclose()
-    assert client.is_closed()  # no HTTP connection outlives the pool
+    assert not client.is_closed()  # shared with the process's next run
+    await aclose_clients()
+    assert client.is_closed()  # no HTTP connection outlives the loop
     tokens = count_tokens(STORY)
     assert texts(events) == STORY and len(arrivals) == tokens
     # Paced at 10 ms a token: spread over time, never one burst.

@@ -22,8 +22,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("rillet.workflow.loader", reason="the workflow loader is not built yet")
-pytest.importorskip("rillet.providers.registry", reason="the provider registry is not built")
 
 from typer.testing import CliRunner  # noqa: E402
 

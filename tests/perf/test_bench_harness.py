@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bench.harness import (
     AT_LEAST, AT_MOST, Row, ScenarioResult, alternate, markdown_table, percentile, table,
 )
@@ -28,6 +30,16 @@ def test_ratio_is_rillet_over_baseline_and_absent_without_a_baseline():
     assert Row("x", 3.0, baseline=2.0).ratio == 1.5
     assert Row("x", 3.0).ratio is None
     assert Row("x", 3.0).met is None
+
+
+def test_saved_figures_keep_significant_digits_so_the_ratio_matches_them():
+    # Absolute rounding (4 decimals for the ratio, 9 for the figures) drifted by more
+    # than 1e-3 relative for small ratios and sub-microsecond figures.
+    for rillet, baseline in [(4.81234567e-7, 3.3e-4), (0.0123456, 9.87654321), (2.5e-10, 1e-9)]:
+        saved = Row("x", rillet, "s", baseline=baseline).to_dict()
+        assert saved["ratio"] == pytest.approx(rillet / baseline, rel=1e-5)
+        assert saved["ratio"] == pytest.approx(saved["rillet"] / saved["baseline"], rel=1e-5)
+        assert saved["rillet"] == pytest.approx(rillet, rel=1e-8)
 
 
 def test_alternate_changes_who_goes_first_and_drops_warmup_rounds():
@@ -66,3 +78,10 @@ def test_tables_show_values_in_their_units_targets_and_broken_scenarios():
     assert "error" in text and "RuntimeError: the CLI did not start" in text
     markdown = markdown_table([done, broken])
     assert "| 2 | deltas/s, no handler | 812,345/s | 4,000,000/s (raw loop) | 0.20x |" in markdown
+
+
+def test_a_rows_note_is_printed_beside_its_metric_in_the_markdown():
+    result = ScenarioResult(5, "claude chain")
+    result.row("chain total", 2.0, "s", baseline=2.5, note="raw starts one CLI at a time")
+    assert "| 5 | chain total (raw starts one CLI at a time) | 2.000 s |" in \
+        markdown_table([result])

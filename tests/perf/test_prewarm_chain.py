@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("rillet.workflow.loader")
 
 import rillet
 from bench.paths import prebuilt_events, replay, step_yaml, synthetic_provider, workflow

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import textwrap
 
-import pytest
 from typer.testing import CliRunner
 
-pytest.importorskip("rillet.workflow.loader", reason="the workflow loader is not built yet")
 
 from rillet import __version__
 from rillet.cli import app

@@ -9,6 +9,7 @@ AsyncResponse whatever the listeners do, and a listener that raises is detached.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Iterable
 from contextlib import nullcontext
@@ -22,7 +23,7 @@ from rillet.engine.checkpoints import Checkpointer, checkpoint_path, load_checkp
 from rillet.engine.costs import CostBook
 from rillet.engine.context import RunContext, new_run_id, safe_output_path
 from rillet.engine.event_log import RunEventLog
-from rillet.engine.modes import default_run_mode, step_mode
+from rillet.engine.modes import default_run_mode, providers_used, step_mode
 from rillet.engine.output import OutputFileWriter
 from rillet.engine.results import ResultStore
 from rillet.engine.scope import Scope, find_result
@@ -203,6 +204,8 @@ class Executor:
         telemetry = telemetry_enabled(opts.telemetry if opts.telemetry is not None
                                       else wf.telemetry)
         self._pool = ProviderPool(mock_script=self._script(), telemetry=telemetry)
+        if opts.prewarm:
+            self._warm_providers(ctx)
         run_listeners.emit(PipelineStarted("", wf.name, ctx.run_id,
                                            tuple(s.name for s in wf.steps)))
         try:
@@ -222,7 +225,13 @@ class Executor:
             raise
         finally:
             duration = perf_counter() - started
-            await self._shutdown()
+            late_cancel: asyncio.CancelledError | None = None
+            try:
+                await self._shutdown()
+            except asyncio.CancelledError as exc:  # cancelled while closing: record it anyway
+                late_cancel = exc
+                if status == "completed":
+                    status, error = "cancelled", "the run was cancelled"
             if checkpointer:
                 checkpointer.close()
             summary = {
@@ -242,6 +251,8 @@ class Executor:
                 run_listeners.emit(PipelineFailed("", wf.name, ctx.run_id, error or status,
                                                   failed_step, status == "cancelled"))
             run_listeners.call_all("close")
+            if late_cancel is not None:
+                raise late_cancel
         return RunResult(ctx.run_id, wf.name, status, ctx.results, ctx.output_dir, results_path,
                          self._costs.total(ctx.cost_usd), duration, error, failed_step,
                          walker.skipped, self.warnings)
@@ -405,12 +416,10 @@ class Executor:
         # Like the reference system, output and workspace paths are taken from where the
         # run starts (the project root), not from the workflow file's folder.
         output_dir = Path(opts.output_dir or wf.defaults.output_dir)
-        workspace = Path(opts.workspace_dir or wf.workspace_dir)
-        try:
-            workspace.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise RunRefused(f"the workspace folder {workspace} cannot be used: "
-                             f"{exc.strerror or exc}") from None
+        workspace = Path(opts.workspace_dir or wf.workspace_dir)  # made by what uses it
+        problem = _unusable_folder(workspace)  # but a bad one fails the run at once
+        if problem:
+            raise RunRefused(f"the workspace folder {workspace} cannot be used: {problem}")
         ctx = RunContext(workflow=wf, run_id=run_id, base_dir=base_dir, output_dir=output_dir,
                          run_dir=output_dir / run_id, workspace_dir=workspace.resolve(),
                          run_mode=opts.mode or default_run_mode(),
@@ -460,6 +469,15 @@ class Executor:
             self._sim_url = self._sim.base_url
         return self._sim_url
 
+    def _warm_providers(self, ctx: RunContext) -> None:
+        """Start the import and client set-up of every SDK the run will use, in the
+        background: none of it then falls between one step's end and the next's request."""
+        for kind, mode, _ in providers_used(self.workflow, ctx.run_mode):
+            try:
+                self._pool.warm(kind, mode, self._simulator_url() if mode == "sim" else None)
+            except RilletError as exc:  # the step that needs it reports the problem
+                self.warnings.append(f"could not prepare {kind} ahead of its step: {exc}")
+
     async def _prewarm_next(self, following: Iterable[Any], scope: Scope) -> None:
         """Start the CLI session of the next Claude Agent step while this one streams."""
         ctx = scope
@@ -498,6 +516,18 @@ class Executor:
         if self._sim is not None:
             self._sim.__exit__(None, None, None)
             self._sim = None
+
+
+def _unusable_folder(folder: Path) -> str | None:
+    """Why `folder` could not be made or written, judged from its nearest existing part."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK) and existing != folder:
+        return f"{existing} is not writable"
+    return None
 
 
 def _describe(exc: BaseException, step: Any, label: str) -> str:

@@ -8,6 +8,8 @@ The other run modes force every step.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from typing import Any
 
 from rillet.engine.context import RUN_MODES
 
@@ -25,3 +27,27 @@ def step_mode(run_mode: str, step_choice: str | None, provider_kind: str) -> str
     from rillet.providers.registry import has_credentials
 
     return "live" if has_credentials(provider_kind) else "sim"
+
+
+def providers_used(workflow: Any, run_mode: str) -> list[tuple[str, str, str | None]]:
+    """(provider kind, mode, the step's own `mode:`) of every model step, nested ones
+    included, in order and without repeats: what a run of `workflow` will talk to."""
+    from rillet.steps import MODEL_STEPS
+
+    seen: dict[tuple[str, str, str | None], None] = {}
+    for step in _all_steps(getattr(workflow, "steps", [])):
+        module = MODEL_STEPS.get(getattr(step, "type", None))
+        if module is None:
+            continue
+        kind = module.provider_kind(step)
+        choice = getattr(step, "mode", None)
+        seen[(kind, step_mode(run_mode, choice, kind), choice)] = None
+    return list(seen)
+
+
+def _all_steps(steps: Any) -> Iterator[Any]:
+    for step in steps or []:
+        yield step
+        child_lists = getattr(step, "child_lists", None)  # a container's children
+        for _, children in (child_lists() if child_lists else []):
+            yield from _all_steps(children)

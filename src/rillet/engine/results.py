@@ -25,13 +25,23 @@ class ResultStore:
         self.log_path = run_dir / "steps.jsonl"
         self.results_path = run_dir / "results.json"
         try:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            self._log = self.log_path.open("a", encoding="utf-8")
+            run_dir.mkdir(parents=True, exist_ok=True)  # an unusable folder fails the run at once
         except OSError as exc:
             raise WriteFailed(f"cannot write the run's results in {run_dir}: "
                               f"{exc.strerror or exc}") from None
+        self._log: Any = None  # opened with the first result: not before the first token
+
+    def _open_log(self) -> Any:
+        if self._log is None:
+            try:
+                self._log = self.log_path.open("a", encoding="utf-8")
+            except OSError as exc:
+                raise WriteFailed(f"cannot write the run's results in {self.run_dir}: "
+                                  f"{exc.strerror or exc}") from None
+        return self._log
 
     def record(self, result: StepResult) -> None:
+        self._open_log()
         # Written in two calls: adding the newline to the JSON would copy a long text again.
         self._log.write(json.dumps(result.to_dict(children=False), ensure_ascii=False, default=str))
         self._log.write("\n")
@@ -45,5 +55,5 @@ class ResultStore:
             document, file, indent=2, ensure_ascii=False, default=str), what="the results")
 
     def close(self) -> None:
-        if not self._log.closed:
+        if self._log is not None and not self._log.closed:
             self._log.close()

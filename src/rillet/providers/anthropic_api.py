@@ -194,10 +194,11 @@ class AnthropicAPIProvider(HTTPProvider):
         return translated_attempts(request, open_attempt, retries=self.stream_retries,
                                    delay_s=self.retry_delay_s)
 
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.close()
+    CLIENT_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL")
+
+    @staticmethod
+    async def _close_client(client: Any) -> None:
+        await client.close()
 
     # -- HTTP ----------------------------------------------------------------------------
 
@@ -208,21 +209,22 @@ class AnthropicAPIProvider(HTTPProvider):
             if not base_url:
                 raise ProviderError(f"step '{step}' runs in sim mode but no simulator URL "
                                     f"was given", kind="invalid_request")
-            return anthropic.AsyncAnthropic(base_url=base_url, api_key=SIM_API_KEY,
-                                            max_retries=SDK_MAX_RETRIES)
+            return _ready(anthropic.AsyncAnthropic(base_url=base_url, api_key=SIM_API_KEY,
+                                                   max_retries=SDK_MAX_RETRIES))
         # Live: the SDK's own environment (ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN,
         # ANTHROPIC_BASE_URL) decides where requests go and how they authenticate.
         kwargs: dict[str, Any] = {"max_retries": SDK_MAX_RETRIES}
         if base_url:
             kwargs["base_url"] = base_url
-        return anthropic.AsyncAnthropic(**kwargs)
+        return _ready(anthropic.AsyncAnthropic(**kwargs))
 
     async def _raw_events(self, step: str, params: dict[str, Any],
                           request: ModelRequest) -> AsyncIterator[dict[str, Any]]:
+        # The client first: it may still be made (and the SDK imported) in the background.
+        client = await self._client_for(request)
         import anthropic
         import httpx2  # the SDK's HTTP client: mid-stream failures arrive unwrapped
 
-        client = self._client_for(request)
         try:
             stream = await client.messages.create(**params, stream=True)
         except anthropic.APIStatusError as exc:
@@ -251,3 +253,10 @@ class AnthropicAPIProvider(HTTPProvider):
         finally:
             # At once, also when the consumer stops early: the server sees the request end.
             await stream.close()
+
+
+def _ready(client: Any) -> Any:
+    """`client` with its Messages resource loaded: the SDK imports it on first use (~20 ms
+    of the first request otherwise), here while the client is made in the background."""
+    client.messages  # noqa: B018 - loaded for its side effect
+    return client

@@ -10,12 +10,14 @@ opens the next one, a bounded number of times.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Any
 
 from rillet.errors import ProviderError
 from rillet.events import Event, StreamRetry
+from rillet.providers import clients
 from rillet.providers.base import Mode, ModelRequest
 
 
@@ -64,8 +66,12 @@ STREAM_RETRY_DELAY_S = 0.5  # live only: the first wait, doubled each time
 
 
 class HTTPProvider:
-    """Base of the Anthropic API and Gemini providers: the retry settings and one SDK
-    client per provider, made by the subclass's `_new_client(base_url, step=...)`."""
+    """Base of the Anthropic API and Gemini providers: the retry settings, and the SDK
+    client, shared with every other step and run of the process (`clients`), made by the
+    subclass's `_new_client(base_url, step=...)` and closed by its `_close_client`."""
+
+    # The environment that decides where a live client sends requests and as whom.
+    CLIENT_ENV: tuple[str, ...] = ()
 
     def __init__(self, *, mode: Mode, base_url: str | None = None,
                  stream_retries: int = STREAM_RETRIES, retry_delay_s: float | None = None):
@@ -74,17 +80,28 @@ class HTTPProvider:
         self.stream_retries = stream_retries
         self.retry_delay_s = (retry_delay_s if retry_delay_s is not None
                               else 0.0 if mode == "sim" else STREAM_RETRY_DELAY_S)
-        # Made now when it can be (the pool creates providers as a step opens its stream):
-        # importing the SDK and building its client take 0.5-1.3 s, which would otherwise
-        # fall inside the first step's time to first token.
-        self._client: Any = None
-        if mode != "sim" or base_url:
-            self._client = self._new_client(base_url, step=None)
 
     def _new_client(self, base_url: str | None, *, step: str | None) -> Any:
         raise NotImplementedError
 
-    def _client_for(self, request: ModelRequest) -> Any:
-        if self._client is None:
-            self._client = self._new_client(request.base_url, step=request.step)
-        return self._client
+    @staticmethod
+    async def _close_client(client: Any) -> None:
+        raise NotImplementedError
+
+    def _client_key(self, base_url: str | None) -> tuple[Any, ...]:
+        env = () if self.mode == "sim" else tuple(os.environ.get(n) for n in self.CLIENT_ENV)
+        return (self.name, self.mode, base_url, env)  # type: ignore[attr-defined]
+
+    def warm(self, base_url: str | None) -> None:
+        """Start importing the SDK and making the client in the background."""
+        clients.warm(self._client_key(base_url),
+                     lambda: self._new_client(base_url, step=None), self._close_client)
+
+    async def _client_for(self, request: ModelRequest) -> Any:
+        base_url = request.base_url
+        return await clients.shared_client(
+            self._client_key(base_url),
+            lambda: self._new_client(base_url, step=request.step), self._close_client)
+
+    async def aclose(self) -> None:
+        """Nothing of its own to close: the client outlives the run (see `clients`)."""

@@ -77,6 +77,9 @@ def build_options(request: ModelRequest, *, env: dict[str, str],
         kwargs["system_prompt"] = prompt
     elif append:
         kwargs["system_prompt"] = {"type": "preset", "preset": "claude_code", "append": append}
+    if "cwd" not in kwargs and request.workspace_dir:
+        # The CLI runs in the workspace: made when first used (a `cwd` option must exist).
+        Path(request.workspace_dir).mkdir(parents=True, exist_ok=True)
     kwargs.setdefault("cwd", request.workspace_dir)
     extra_args: dict[str, str | None] = {}
     if request.mode == "sim":

@@ -82,11 +82,13 @@ class GeminiProvider(HTTPProvider):
         return translated_attempts(request, open_attempt, retries=self.stream_retries,
                                    delay_s=self.retry_delay_s)
 
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aio.aclose()  # its aiohttp session: every connection
-            client.close()  # the sync side, never used for requests
+    CLIENT_ENV = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL",
+                  "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION")
+
+    @staticmethod
+    async def _close_client(client: Any) -> None:
+        await client.aio.aclose()  # its aiohttp session: every connection
+        client.close()  # the sync side, never used for requests
 
     # -- HTTP ----------------------------------------------------------------------------
 
@@ -113,19 +115,22 @@ class GeminiProvider(HTTPProvider):
             # Never the user's key or a Vertex AI setting from the environment.
             kwargs.update(api_key=SIM_API_KEY, vertexai=False)
         try:
-            return genai.Client(**kwargs)
+            client = genai.Client(**kwargs)
         except ValueError as exc:  # no key in the environment
             where = f" for step '{step}'" if step else ""
             raise ProviderError(f"no Gemini credentials{where}: set GEMINI_API_KEY or "
                                 f"GOOGLE_API_KEY ({exc})", kind="auth") from exc
+        client.aio.models  # noqa: B018 - loaded now (in the background), not by the first request
+        return client
 
     async def _chunks(self, request: ModelRequest, model: str,
                       config: dict[str, Any]) -> AsyncIterator[Any]:
+        step = request.step
+        # The client first: it may still be made (and the SDK imported) in the background.
+        client = await self._client_for(request)
         import aiohttp  # google-genai's async transport
         from google.genai import errors
 
-        step = request.step
-        client = self._client_for(request)
         # The SDK sends the request (and retries it) when the first chunk is asked for.
         stream = await client.aio.models.generate_content_stream(
             model=model, contents=request.prompt, config=config or None)

@@ -35,6 +35,8 @@ class GeminiChunkTranslator:
         self.retries = 0
         self._has_output = False  # the current attempt streamed text or thoughts
         self._tools = 0
+        self._usage_told = False  # a Usage was sent for the current message
+        self._cached = 0
 
     def translate(self, chunk: Any) -> Iterator[Event]:
         step = self.step
@@ -62,11 +64,19 @@ class GeminiChunkTranslator:
             input_tokens = (usage.prompt_token_count or 0) - cached
             output_tokens = (usage.candidates_token_count or 0) + (
                 usage.thoughts_token_count or 0)
-            if input_tokens != self.input_tokens or output_tokens != self.output_tokens:
-                self.input_tokens = input_tokens
-                self.output_tokens = output_tokens
+            changed = input_tokens != self.input_tokens or output_tokens != self.output_tokens
+            self.input_tokens, self.output_tokens, self._cached = \
+                input_tokens, output_tokens, cached
+            # Every chunk carries the running figures; told when the message starts (the
+            # prompt's cost) and when it ends, not after every delta.
+            if changed and not self._usage_told:
+                self._usage_told = True
                 yield Usage(step, input_tokens, output_tokens, cache_read_tokens=cached)
         if candidate is not None and candidate.finish_reason is not None:
+            if self._usage_told:
+                yield Usage(step, self.input_tokens, self.output_tokens,
+                            cache_read_tokens=self._cached)
+            self._usage_told = False
             reason = candidate.finish_reason
             self.finish_reason = str(getattr(reason, "value", reason))
             self.model = chunk.model_version or self.model
@@ -81,6 +91,7 @@ class GeminiChunkTranslator:
     def restart(self, reason: str) -> StreamRetry | None:
         """The request is being sent again: what the broken attempt streamed is void."""
         self.finish_reason = None
+        self._usage_told = False
         if not self._has_output:
             return None
         self._has_output = False

@@ -4,8 +4,10 @@
 needs it, importing its SDK only then (anthropic, google-genai and the Claude Agent SDK
 each take 0.5-1 s to import). Every stream it opens is the provider's stream wrapped in
 `pricing.priced_stream` (progressive cost) and, with telemetry on,
-`telemetry.traced_stream`; closing it closes the provider's stream. `aclose()` ends every
-provider: no CLI process or HTTP connection outlives the run.
+`telemetry.traced_stream`; closing it closes the provider's stream. `warm` starts an SDK's
+import and client set-up in the background when the run starts. `aclose()` ends every
+provider: no CLI process or request outlives the run; the HTTP providers' SDK clients are
+shared by every run of the process (`clients`) and closed with the event loop.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from rillet.errors import ProviderError, RilletError
 from rillet.events import Event
+from rillet.providers import clients
 from rillet.providers.attempts import failed_stream
 from rillet.providers.base import ModelRequest
 
@@ -81,6 +84,16 @@ class ProviderPool:
         if prewarm is not None:
             await prewarm(request)
 
+    def warm(self, kind: str, mode: str, base_url: str | None = None) -> None:
+        """Start importing `kind`'s SDK and setting up its client in the background, so
+        neither falls inside a step's time to first token."""
+        if mode == "mock":
+            return
+        if kind == "claude_agent":  # its CLI is started per step (`prewarm`); the SDK now
+            clients.warm(("import", kind), _import_claude_agent, _nothing_to_close)
+            return
+        self.provider(kind, mode, base_url).warm(base_url)
+
     def provider(self, kind: str, mode: str, base_url: str | None = None) -> Any:
         """The pool's provider for (kind, mode, base URL), created on first use."""
         _check_kind(kind)
@@ -124,6 +137,16 @@ def _create(kind: str, mode: str, base_url: str | None, script: Any) -> Any:
     from rillet.providers.gemini import GeminiProvider
 
     return GeminiProvider(mode=mode, base_url=base_url)  # type: ignore[arg-type]
+
+
+def _import_claude_agent() -> Any:
+    import rillet.providers.claude_agent as module  # claude_agent_sdk: ~0.7 s
+
+    return module
+
+
+async def _nothing_to_close(_: Any) -> None:
+    return None
 
 
 def _check_kind(kind: str) -> None:

@@ -42,7 +42,6 @@ def anthropic_events(reply: Reply, *, model: str, input_tokens: int,
             "usage": {"input_tokens": input_tokens, "output_tokens": 1,
                       "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}},
     }
-    yield 0.0, {"type": "ping"}
 
     for kind, tokens in _blocks(reply):
         if kind == "thinking":
@@ -53,6 +52,8 @@ def anthropic_events(reply: Reply, *, model: str, input_tokens: int,
             start = {"type": "tool_use", "id": _id("toolu_sim_"), "name": kind[1],
                      "input": {}}
         yield 0.0, {"type": "content_block_start", "index": index, "content_block": start}
+        if index == 0:
+            yield 0.0, {"type": "ping"}  # where the API's documented stream has it
 
         chunks = content_chunks(tokens, timing.chunk_tokens)
         # Split the block where the fault fires so the delta loops stay free of checks.

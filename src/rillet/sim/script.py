@@ -278,6 +278,8 @@ until up very was we were what when where which while who whom why will with wou
 write give tell make show explain describe using use summarise summarize list create draft
 compare analyse analyze translate rewrite generate provide following short brief words
 sentence sentences paragraph answer reply say something anything thing things
+shorten condense review improve polish plan check fix read take taking into account two
+three four five one its
 """.split())
 
 _OPENINGS = (
@@ -310,7 +312,11 @@ _CLOSINGS = (
 
 def default_text(prompt: str) -> str:
     """A plausible 60-120 word answer that mentions words of the prompt; the same prompt
-    always gives the same text."""
+    always gives the same text. Asked to shorten or summarise a text (given after a
+    colon), it answers with a shorter version of that text instead."""
+    shorter = _shortened(prompt)
+    if shorter is not None:
+        return shorter
     rng = random.Random(prompt_seed(prompt))
     words = _keywords(prompt)
     # Short prompts: fill the topics up with phrases that read well in every template.
@@ -332,10 +338,38 @@ def default_text(prompt: str) -> str:
     return " ".join(sentences)
 
 
+_SHORTEN = re.compile(r"\b(shorten|condense|summari[sz]e|tl;?dr|in (one|two|three|\d+) "
+                      r"sentences?)\b", re.IGNORECASE)
+
+
+def _shortened(prompt: str) -> str | None:
+    """For "Shorten this: <text>" and the like: the text's first sentences, at most about
+    half its length and always shorter than it. None for any other prompt."""
+    instruction, colon, body = prompt.partition(":")
+    body = re.sub(r"(?:^|(?<=\s))(?:\d+[.)]|[-*•])\s+", "", " ".join(body.split()))  # list marks
+    if not colon or not _SHORTEN.search(instruction) or len(body.split()) < 4:
+        return None
+    sentences = re.findall(r"[^.!?]+[.!?]*", body)
+    kept = ""
+    for sentence in sentences:
+        if kept and len(kept) + len(sentence) > len(body) // 2:
+            break
+        kept += sentence
+    words = kept.split()
+    if len(kept) >= len(body) or len(words) > max(3, len(body.split()) // 2):
+        words = words[: max(3, len(body.split()) // 2)]
+    text = " ".join(words).rstrip(",;:-")
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def _keywords(prompt: str) -> list[str]:
     seen: list[str] = []
     for word in re.findall(r"[A-Za-z][A-Za-z0-9_-]{2,}", prompt):
         lowered = word.lower()
+        # Verb forms make poor topics ("decisions about asserted"): nouns read better.
+        if lowered.endswith(("ed", "ing", "ly")) and len(lowered) > 5:
+            continue
         if lowered not in _STOPWORDS and lowered not in seen and len(lowered) <= 30:
             seen.append(lowered)
     # The longest words carry the most meaning; keep prompt order among equals.

@@ -13,6 +13,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from time import perf_counter
 from typing import Any
 
 from aiohttp import web
@@ -38,6 +39,7 @@ class RecordedRequest:
     headers: dict[str, str]
     method: str = "POST"
     query: dict[str, str] = field(default_factory=dict)
+    received: float = 0.0  # perf_counter() when it arrived (the same clock in every process)
 
 
 class Simulator:
@@ -146,6 +148,7 @@ class Simulator:
     # --- transport ----------------------------------------------------------------------
 
     async def _record(self, request: web.Request) -> dict[str, Any] | None:
+        received = perf_counter()
         raw = await request.read()
         try:
             body = json.loads(raw) if raw else {}
@@ -153,7 +156,7 @@ class Simulator:
             body = None
         self.requests.append(RecordedRequest(
             request.path, body if isinstance(body, dict) else {}, dict(request.headers),
-            request.method, dict(request.query)))
+            request.method, dict(request.query), received))
         return body if isinstance(body, dict) else None
 
     async def _stream(self, request: web.Request, items: Iterator[tuple[float, Any]],

@@ -52,8 +52,10 @@ class StreamMetrics:
 
     @property
     def tokens_per_second(self) -> float | None:
-        """Output tokens over the time from first token to the end of the stream."""
-        if not self.output_tokens or self.first_token_at is None:
+        """Output tokens over the time from first token to the end of the stream; None
+        for a reply in one delta, whose span is only the time to read it (a rate from it
+        would read like "1 token · 130000 tok/s")."""
+        if not self.output_tokens or self.first_token_at is None or self.deltas < 2:
             return None
         end = self.ended_at if self.ended_at is not None else self.last_delta_at
         span = (end or self.first_token_at) - self.first_token_at

@@ -96,7 +96,8 @@ def _parse(text: str, problems: Problems) -> tuple[Any, yaml.Node | None]:
         line = mark.line + 1 if mark is not None else None
         where = f", column {mark.column + 1}" if mark is not None else ""
         context = f" ({exc.context})" if exc.context else ""
-        problems.add_raw(line, f"invalid YAML{where}: {exc.problem}{context}")
+        problems.add_raw(line, f"invalid YAML{where}: {exc.problem}{context}"
+                               f"{_indentation_hint(exc, line)}")
         raise WorkflowError(problems.lines()) from None
     except yaml.YAMLError as exc:
         problems.add_raw(None, f"invalid YAML: {exc}")
@@ -104,6 +105,23 @@ def _parse(text: str, problems: Problems) -> tuple[Any, yaml.Node | None]:
     finally:
         loader.dispose()
     return data, root
+
+
+# What PyYAML says when a line is indented more or less than its neighbours.
+_INDENTATION_PROBLEMS = ("expected <block end>", "mapping values are not allowed here",
+                         "could not find expected ':'", "did not find expected key",
+                         "did not find expected '-' indicator")
+
+
+def _indentation_hint(exc: yaml.MarkedYAMLError, line: int | None) -> str:
+    problem = exc.problem or ""
+    if "\t" in problem or "'\\t'" in problem:
+        return ". YAML does not allow tabs for indentation: indent with spaces"
+    if line is None or not problem.startswith(_INDENTATION_PROBLEMS):
+        return ""
+    return (f". Most likely line {line} is indented differently from the lines around it: "
+            f"keys of the same block start in the same column, and a step's keys in the "
+            f"column of its 'name:'")
 
 
 def _duplicate_keys(node: yaml.Node | None, loc: tuple[Any, ...], problems: Problems) -> None:

@@ -141,6 +141,11 @@ def unknown_key_message(key: str, holder: type[BaseModel] | None) -> str:
 
     allowed = list(holder.model_fields) if holder is not None else []
     provider = next((p for p, model in OPTIONS_OF_PROVIDER.items() if model is holder), None)
+    if holder is not None and issubclass(holder, tuple(OPTIONS_OF_PROVIDER.values())):
+        from rillet.workflow.compat import MOVED_FROM_CLAUDE_OPTIONS
+
+        # Taken here too (compat moves them to the step), so they are listed too.
+        allowed += [key for key in MOVED_FROM_CLAUDE_OPTIONS if key not in allowed]
     what = f"unknown option for provider {provider}" if provider else "unknown option"
     for other, model in OPTIONS_OF_PROVIDER.items():
         if provider and other != provider and key in model.model_fields:

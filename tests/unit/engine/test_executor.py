@@ -489,6 +489,27 @@ async def test_file_prompt_parts_are_read_relative_to_the_workflow(write_workflo
     assert result.success and prompts == ["NOTES BODY"]
 
 
-def test_missing_workspace_is_created(write_workflow, run_opts):
-    rillet.run(write_workflow(TWO_STEPS), **run_opts)
-    assert Path(run_opts["workspace_dir"]).is_dir()
+def test_a_run_that_uses_no_workspace_creates_none(write_workflow, run_opts, tmp_path):
+    result = rillet.run(write_workflow(TWO_STEPS), **run_opts)
+    assert result.success and not Path(run_opts["workspace_dir"]).exists()
+    assert (tmp_path / "out" / result.run_id / "results.json").is_file()
+
+
+def test_a_workspace_that_could_never_be_made_refuses_the_run_at_once(write_workflow, run_opts,
+                                                                      tmp_path):
+    from rillet.errors import RunRefused
+
+    (tmp_path / "a_file").write_text("", encoding="utf-8")
+    with pytest.raises(RunRefused, match="the workspace folder .* cannot be used: .* is not a folder"):
+        rillet.run(write_workflow(TWO_STEPS),
+                   **{**run_opts, "workspace_dir": tmp_path / "a_file" / "ws"})
+    assert not (tmp_path / "out").exists()  # nothing ran
+
+def test_the_workspace_is_created_when_the_claude_cli_is_set_up_to_run_in_it(tmp_path):
+    from rillet.providers.base import ModelRequest
+    from rillet.providers.claude_agent_options import build_options
+
+    workspace = tmp_path / "ws" / "nested"
+    options = build_options(ModelRequest(step="s", prompt="hi", mode="sim",
+                                         workspace_dir=str(workspace)), env={})
+    assert workspace.is_dir() and str(options.cwd) == str(workspace)

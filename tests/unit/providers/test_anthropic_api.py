@@ -199,7 +199,7 @@ def provider_answering(body: bytes, seen: list[Any]) -> AnthropicAPIProvider:
                                content=body)
 
     provider = AnthropicAPIProvider(mode="sim", base_url="http://sim")
-    provider._client = anthropic.AsyncAnthropic(
+    provider._new_client = lambda base_url, step: anthropic.AsyncAnthropic(
         base_url="http://sim", api_key="k",
         http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler)))
     return provider
@@ -234,7 +234,7 @@ async def test_an_unreachable_api_is_a_network_error_naming_the_url():
         raise httpx2.ConnectError("connection refused")
 
     provider = AnthropicAPIProvider(mode="sim", base_url="http://sim")
-    provider._client = anthropic.AsyncAnthropic(
+    provider._new_client = lambda base_url, step: anthropic.AsyncAnthropic(
         base_url="http://sim", api_key="k", max_retries=0,
         http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(refuse)))
     with pytest.raises(ProviderError, match="could not reach the Anthropic API at http://sim"
@@ -261,7 +261,7 @@ async def test_a_read_error_mid_stream_is_retried_with_the_text_voided():
                                content=None if calls == 1 else content)
 
     provider = AnthropicAPIProvider(mode="sim", base_url="http://sim")
-    provider._client = anthropic.AsyncAnthropic(
+    provider._new_client = lambda base_url, step: anthropic.AsyncAnthropic(
         base_url="http://sim", api_key="k",
         http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler)))
     response = AsyncResponse("s", provider.stream(request()))

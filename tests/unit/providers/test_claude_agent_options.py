@@ -48,7 +48,7 @@ def test_every_documented_key_has_a_mapping():
 
 
 def test_every_claude_options_schema_key_has_a_mapping():
-    schema = pytest.importorskip("rillet.workflow.schema")
+    from rillet.workflow import schema
     from rillet.steps.claude import _ENGINE_KEYS  # keys the engine honours itself
 
     fields = set(schema.ClaudeOptions.model_fields)

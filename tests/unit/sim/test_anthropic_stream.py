@@ -40,14 +40,14 @@ def text_of(items, delta_type="text_delta", key="text"):
 
 def test_a_text_reply_streams_as_the_api_does():
     items = events(Reply(text="Hello there, world.", timing=FAST))
-    assert shape(items) == ["message_start", "ping", "start:text"] + ["text_delta"] * 5 + [
+    assert shape(items) == ["message_start", "start:text", "ping"] + ["text_delta"] * 5 + [
         "content_block_stop", "message_delta", "message_stop"]
     assert text_of(items) == "Hello there, world."
     start = items[0][1]["message"]
     assert start["id"].startswith("msg_sim_") and start["model"] == "claude-sim"
     assert start["usage"] == {"input_tokens": 7, "output_tokens": 1,
                               "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
-    assert items[2][1]["content_block"] == {"type": "text", "text": ""}
+    assert items[1][1]["content_block"] == {"type": "text", "text": ""}
     final = items[-2][1]
     assert final["delta"] == {"stop_reason": "end_turn", "stop_sequence": None}
     assert final["usage"] == {"output_tokens": 5}
@@ -56,8 +56,8 @@ def test_a_text_reply_streams_as_the_api_does():
 def test_thinking_comes_first_with_its_signature_then_the_text():
     items = events(Reply(thinking="Let me see.", text="Yes.", timing=FAST))
     assert shape(items) == [
-        "message_start", "ping",
-        "start:thinking", "thinking_delta", "thinking_delta", "thinking_delta",
+        "message_start",
+        "start:thinking", "ping", "thinking_delta", "thinking_delta", "thinking_delta",
         "thinking_delta", "signature_delta", "content_block_stop",
         "start:text", "text_delta", "text_delta", "content_block_stop",
         "message_delta", "message_stop"]
@@ -70,10 +70,10 @@ def test_a_tool_call_streams_its_input_as_json_and_stops_for_the_tool():
     items = events(Reply(text="", tool_use=ToolCall(name="Bash", input={"command": "ls"}),
                          timing=FAST))
     kinds = shape(items)
-    assert kinds[:3] == ["message_start", "ping", "start:tool_use"]
+    assert kinds[:3] == ["message_start", "start:tool_use", "ping"]
     assert kinds[3:-3] == ["input_json_delta"] * (len(kinds) - 6)
     assert kinds[-3:] == ["content_block_stop", "message_delta", "message_stop"]
-    block = items[2][1]["content_block"]
+    block = items[1][1]["content_block"]
     assert block["id"].startswith("toolu_sim_") and block["name"] == "Bash"
     assert block["input"] == {}
     raw = text_of(items, "input_json_delta", "partial_json")
@@ -93,7 +93,7 @@ def test_a_mid_stream_fault_comes_right_after_its_delta(kind):
     fault = Fault(kind=kind, after_deltas=2)
     items = events(Reply(text="one two three four", timing=FAST), fault)
     kinds = shape(items)
-    assert kinds[:6] == ["message_start", "ping", "start:text", "text_delta", "text_delta",
+    assert kinds[:6] == ["message_start", "start:text", "ping", "text_delta", "text_delta",
                          f"fault:{kind}"]
     assert kinds[6:] == ["text_delta", "text_delta", "content_block_stop", "message_delta",
                          "message_stop"]

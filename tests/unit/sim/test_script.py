@@ -265,3 +265,26 @@ def test_the_built_in_script_loads_and_covers_the_showcase_prompts():
     thinking = s.reply_for("Think about this puzzle")
     assert thinking.thinking and thinking.text
     assert s.reply_for("Tell me about owls").text == default_text("Tell me about owls")
+
+
+@pytest.mark.parametrize("prompt", [
+    "Shorten this: The river carved the valley over thousands of years, and the town grew "
+    "along its banks. Later a bridge joined the two halves of the town.",
+    "Summarise the draft in two sentences: 1. The retry case is asserted, not shown. "
+    "2. The measuring part lacks numbers, so readers cannot check the latency claims.",
+    "Shorten this: one two three four five six seven eight nine ten",
+])
+def test_asked_to_shorten_a_text_the_simulator_answers_shorter_than_it(prompt):
+    body = prompt.partition(":")[2]
+    text = default_text(prompt)
+    assert len(text) < len(body.strip()) * 0.8
+    assert text[0].isupper() and text.endswith(".")
+    assert set(text.lower().rstrip(".").replace(",", "").split()) <= set(
+        body.lower().replace(".", " ").replace(",", " ").split())  # its words, not new ones
+
+
+def test_generic_replies_take_nouns_of_the_prompt_as_topics_not_verb_forms():
+    text = default_text("Review the critique: the retry case is asserted and never shown")
+    for word in ("asserted", "review", "shown"):
+        assert f" {word} " not in f" {text.lower()} "
+    assert "critique" in text.lower()

@@ -49,7 +49,7 @@ async def test_streams_sse_with_an_event_line_naming_each_event(sim_factory):
     events = sse_events(raw)
     assert all(name == data["type"] for name, data in events)
     assert [name for name, _ in events] == [
-        "message_start", "ping", "content_block_start", "content_block_delta",
+        "message_start", "content_block_start", "ping", "content_block_delta",
         "content_block_delta", "content_block_delta", "content_block_stop", "message_delta",
         "message_stop"]
     recorded = sim.requests[-1]

@@ -141,8 +141,10 @@ def test_gap_histogram_percentiles_are_bucket_upper_bounds():
 
 
 def test_tokens_per_second_needs_reported_tokens_never_guesses():
-    m = StreamMetrics(started_at=0.0, first_token_at=1.0, ended_at=3.0)
+    m = StreamMetrics(started_at=0.0, first_token_at=1.0, ended_at=3.0, deltas=40)
     assert m.tokens_per_second is None
     m.output_tokens = 100
     assert m.tokens_per_second == 50.0
+    m.deltas = 1  # one delta: the span is only the time it took to read it
+    assert m.tokens_per_second is None
     assert m.ttft_s == 1.0 and m.duration_s == 3.0

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from rillet.errors import WorkflowError
+from rillet.workflow.compat import MOVED_FROM_CLAUDE_OPTIONS
 from rillet.workflow.loader import json_schema, load_workflow, loads_workflow
 from rillet.workflow.schema import (
     STEP_TYPES, ClaudeApiStep, ClaudeStep, GeminiStep, SetVariableStep,
@@ -457,8 +458,8 @@ def test_claude_options_are_checked_per_provider():
     assert problems[0] == (
         "flow.yaml:8: steps[0].claude_options.max_tokens: unknown option for provider "
         "claude_agent: it is an option of provider anthropic_api; claude_agent takes: "
-        + ", ".join(__import__("rillet.workflow.schema").workflow.schema.ClaudeOptions
-                    .model_fields))
+        + ", ".join([*__import__("rillet.workflow.schema").workflow.schema.ClaudeOptions
+                     .model_fields, *MOVED_FROM_CLAUDE_OPTIONS]))
     assert problems[1].startswith(
         "flow.yaml:13: steps[1].claude_options.max_turns: unknown option for provider "
         "anthropic_api: it is an option of provider claude_agent; anthropic_api takes: ")

@@ -9,19 +9,25 @@ loop gets a moment, at most every `flush_interval_ms` while a burst lasts. A per
 tokens as they come (16 ms is one frame); a pipe gets one write per batch instead of one
 per token. Model text is written as it is: no markup parsing, so `[brackets]` survive.
 Colours only on a TTY, unless `color: always` / `never` (NO_COLOR is honoured on auto).
+On a TTY, a spinner with the time elapsed holds the line while the step waits for its
+first token, and is wiped before the first text is written.
 
 Concurrent steps on one stream (parallel branches) write into lanes instead (`_lanes.py`):
 piped, whole lines prefixed by the step's path; on a TTY, a live view with one line per
-running step and each step's output printed whole when it ends.
+running step and each step's output printed whole when it ends. A step in a lane has no
+spinner: the live view already shows each waiting step with its time elapsed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+from time import perf_counter
 from typing import Any, Literal, TextIO
 
 from pydantic import Field
+from rich.spinner import Spinner
 
 from rillet.events import (
     Event, StepStarted, StreamRetry, TextDelta, ThinkingDelta, ToolResult, ToolUse, Usage,
@@ -38,6 +44,9 @@ _RESET = "\x1b[0m"
 _STYLES = {"dim": "\x1b[2m", "bold": "\x1b[1m", "cyan": "\x1b[36m", "green": "\x1b[32m",
            "yellow": "\x1b[33m", "red": "\x1b[31m"}
 _CODES = frozenset([_RESET, *_STYLES.values()])
+_SPINNER_FRAMES: list[str] = Spinner("dots").frames
+SPINNER_INTERVAL_S = 0.1
+_CLEAR_LINE = "\r\x1b[K"
 
 
 class ConsoleOptions(HandlerOptions):
@@ -48,13 +57,16 @@ class ConsoleOptions(HandlerOptions):
     show_stats: bool = True
     flush_interval_ms: float = Field(default=16.0, ge=0, le=1000)
     preview_chars: int = Field(default=100, ge=10, le=10_000)
+    spinner: bool = True  # on a TTY only
 
 
 def use_color(choice: str, stream: Any) -> bool:
     if choice != "auto":
         return choice == "always"
-    if os.environ.get("NO_COLOR"):
-        return False
+    return not os.environ.get("NO_COLOR") and is_tty(stream)
+
+
+def is_tty(stream: Any) -> bool:
     isatty = getattr(stream, "isatty", None)
     try:
         return bool(isatty is not None and isatty())
@@ -77,6 +89,9 @@ class ConsoleHandler(BaseHandler):
         self._in_thinking = False
         self._tail = "\n"  # the last character written: lines start on a fresh line
         self._closed = False
+        self._spin: asyncio.TimerHandle | None = None  # the spinner's next frame
+        self._spun = False  # a frame is on the line
+        self._waiting_since = 0.0
         self._screen: Screen | None = None  # joined at StepStarted
         self.lane: Lane | None = None  # set while the stream is shared with other steps
 
@@ -106,6 +121,8 @@ class ConsoleHandler(BaseHandler):
                 self._screen.join(self)
             if self.options.show_header:
                 self._line(self._header(event), "bold")  # type: ignore[arg-type]
+            if self.options.spinner and self.lane is None and is_tty(self.stream):
+                self._start_spinner()
         elif kind is ToolUse:
             if self.options.show_tools:
                 args = json.dumps(event.input, ensure_ascii=False, default=str)  # type: ignore[attr-defined]
@@ -152,6 +169,7 @@ class ConsoleHandler(BaseHandler):
         if self._closed:
             return
         self._closed = True
+        self._stop_spinner()
         try:
             self._end_section()
             self._out.flush()
@@ -163,6 +181,7 @@ class ConsoleHandler(BaseHandler):
 
     def share(self, lane: Lane) -> None:
         """From now on write into `lane`: what is held goes out first, on a line of its own."""
+        self._stop_spinner()  # the live view shows the wait from here on
         self._out.flush()
         if self._tail != "\n":
             self._write("\n")
@@ -173,6 +192,39 @@ class ConsoleHandler(BaseHandler):
         if screen is not None:
             screen.leave(self)
             self.lane = None
+
+    # -- the spinner ---------------------------------------------------------------------------
+
+    def _start_spinner(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # driven without an event loop: no spinner
+            return
+        self._waiting_since = perf_counter()
+        self._spin = loop.call_later(SPINNER_INTERVAL_S, self._spin_frame)
+
+    def _spin_frame(self) -> None:
+        waited = perf_counter() - self._waiting_since
+        if self.lane is not None:  # shared since: the live view shows the wait
+            self._spin = None
+            return
+        if not self._out.parts and self._tail == "\n":  # only on a line of its own
+            frame = _SPINNER_FRAMES[int(waited / SPINNER_INTERVAL_S) % len(_SPINNER_FRAMES)]
+            self.stream.write(f"{_CLEAR_LINE}{self._style(frame, 'cyan')} waiting for the "
+                              f"first token · {waited:.1f} s")
+            self.stream.flush()
+            self._spun = True
+        self._spin = asyncio.get_running_loop().call_later(SPINNER_INTERVAL_S,
+                                                           self._spin_frame)
+
+    def _stop_spinner(self) -> None:
+        if self._spin is not None:
+            self._spin.cancel()
+            self._spin = None
+        if self._spun:
+            self._spun = False
+            self.stream.write(_CLEAR_LINE)  # the line is the first token's again
+            self.stream.flush()
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -189,10 +241,12 @@ class ConsoleHandler(BaseHandler):
         return f"{_STYLES[style]}{text}{_RESET}" if self.color else text
 
     def _enter_text(self) -> None:
+        self._stop_spinner()
         self._end_section()
         self._in_text = True
 
     def _enter_thinking(self) -> None:
+        self._stop_spinner()
         self._end_section()
         self._new_line()
         self._in_thinking = True
@@ -220,6 +274,7 @@ class ConsoleHandler(BaseHandler):
 
     def _line(self, text: str, style: str) -> None:
         """A line of our own (not model text), on a line of its own, written at once."""
+        self._stop_spinner()
         self._end_section()
         self._new_line()
         self._add(self._style(text, style) + "\n")
@@ -247,10 +302,12 @@ def _figures(result: StepResult) -> str:
         shown.append(f"TTFT {ttft * 1000:.0f} ms" if ttft < 1 else f"TTFT {ttft:.2f} s")
     tokens = result.output_tokens or m.get("output_tokens")
     if tokens:
-        shown.append(f"{tokens} tokens")
+        shown.append(f"{tokens} token{'s' * (tokens != 1)}")
     rate = m.get("tokens_per_second")
     if rate:
         shown.append(f"{rate:.1f} tok/s")
+    elif tokens and (m.get("deltas") or 0) < 2:
+        shown.append("too short for a rate")
     duration = m.get("duration_s")
     if duration is not None:
         shown.append(f"{duration:.2f} s")

@@ -179,6 +179,14 @@ def test_footer_leaves_out_what_was_not_measured(ctx):
     assert ctx.stdout.getvalue() == "■ draft · 1.50 s\n"
 
 
+def test_a_reply_too_short_to_measure_says_so_instead_of_a_rate(ctx):
+    handler = create_handler("console", {}, ctx)
+    handler.on_complete(StepResult(step=STEP, text="ok", output_tokens=1, metrics={
+        "ttft_s": 0.2, "duration_s": 0.2, "deltas": 1, "tokens_per_second": None}))
+    assert ctx.stdout.getvalue() == "■ draft · TTFT 200 ms · 1 token · too short for a rate " \
+                                    "· 0.20 s\n"
+
+
 async def test_header_and_footer_can_be_turned_off(ctx):
     handler = create_handler("console", {"show_header": False, "show_stats": False}, ctx)
     await run_step([handler], claude_events(text="Only this."))
@@ -200,3 +208,42 @@ def test_unknown_or_bad_options_fail_at_load_time():
         validate_options("console", {"colour": "always"})
     with pytest.raises(ValueError, match="color"):
         validate_options("console", {"color": "sometimes"})
+
+
+def started_event() -> StepStarted:
+    return StepStarted(STEP, "claude", "claude_agent", "claude-sonnet-4-5", True)
+
+
+async def test_on_a_tty_a_spinner_with_the_time_waited_holds_the_line_until_the_first_token(
+        ctx, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    stream = FakeTTY()
+    handler = create_handler("console", {}, replace(ctx, stdout=stream))
+    handler.on_event(started_event())
+    await asyncio.sleep(0.35)
+    waiting = stream.getvalue()
+    handler.on_event(TextDelta(STEP, "Hello"))
+    await asyncio.sleep(0.05)
+    handler.close()
+    out = stream.getvalue()
+    frames = waiting.split("\r\x1b[K")[1:]
+    assert len(frames) >= 2 and frames[-1].endswith(" s")
+    assert " waiting for the first token · 0.3 s" in waiting or \
+        " waiting for the first token · 0.2 s" in waiting
+    # Wiped before the text: the line holds the text alone.
+    assert out.endswith("\r\x1b[KHello")
+    await asyncio.sleep(0.25)
+    assert stream.getvalue() == out  # no frame after the first token
+
+
+async def test_no_spinner_off_a_tty_or_when_turned_off(ctx):
+    piped = io.StringIO()
+    off = FakeTTY()
+    handlers = [create_handler("console", {}, replace(ctx, stdout=piped)),
+                create_handler("console", {"spinner": False}, replace(ctx, stdout=off))]
+    for handler in handlers:
+        handler.on_event(started_event())
+    await asyncio.sleep(0.25)
+    for handler in handlers:
+        handler.close()
+    assert "waiting" not in piped.getvalue() and "waiting" not in off.getvalue()

@@ -4,6 +4,7 @@ alone on the stream keeps the plain output."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 
@@ -27,7 +28,7 @@ def start(handler, step: str) -> None:
 
 def finish(handler, step: str, text: str) -> None:
     handler.on_complete(StepResult(step=step, text=text, output_tokens=3,
-                                   metrics={"duration_s": 0.5}))
+                                   metrics={"duration_s": 0.5, "deltas": 3}))
     handler.close()
 
 
@@ -220,3 +221,35 @@ def test_a_lane_longer_than_the_terminal_shows_its_newest_words():
     assert row.endswith(" w298 w299") and "│ …" in row and len(row) <= view.width
     finish(a, "p.a", "")
     finish(b, "p.b", "")
+
+
+async def test_on_a_tty_the_spinner_gives_way_to_the_lanes_and_comes_back_for_a_lone_step(
+        monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    stream = FakeTTY()
+    a = console("fanout.a", stream)
+    start(a, "fanout.a")
+    await asyncio.sleep(0.25)
+    assert "waiting for the first token" in stream.getvalue()  # alone: the spinner holds the line
+    b = console("fanout.b", stream)
+    start(b, "fanout.b")
+    # The frame is wiped before the lanes take the stream; the live view shows the wait.
+    after_last_frame = stream.getvalue().rpartition("waiting for the first token")[2]
+    assert re.match(r" · \d+\.\d s\r\x1b\[K", after_last_frame), after_last_frame
+    shared_from = len(stream.getvalue())
+    await asyncio.sleep(0.35)
+    assert "waiting for the first token" not in stream.getvalue()[shared_from:]
+    view = _lanes.live_console(stream)
+    with view.capture() as captured:
+        view.print(_lanes._LaneView(_lanes.screen_for(stream)))
+    rows = ANSI.sub("", captured.get()).splitlines()
+    assert any(row.startswith("▶ fanout.a · 0.") for row in rows), rows  # seconds waited
+    assert any(row.startswith("▶ fanout.b · 0.") for row in rows), rows
+    finish(a, "fanout.a", "")
+    finish(b, "fanout.b", "")
+    lone = console("after", stream)
+    start(lone, "after")
+    ended_at = len(stream.getvalue())
+    await asyncio.sleep(0.25)
+    assert "waiting for the first token" in stream.getvalue()[ended_at:]
+    lone.close()

@@ -9,8 +9,6 @@ import textwrap
 
 import pytest
 
-pytest.importorskip("rillet.workflow.loader", reason="the workflow loader is not built yet")
-pytest.importorskip("rillet.providers.registry", reason="the provider registry is not built yet")
 
 import rillet.api
 from rillet.errors import WorkflowError
