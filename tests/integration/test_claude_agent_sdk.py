@@ -150,7 +150,7 @@ async def test_text_arrives_token_by_token_and_matches_the_script(provider, tmp_
     # Paced at 10 ms a delta by the simulator: they must arrive spread out, not in a burst.
     assert arrivals[-1] - arrivals[0] > 0.5 * 0.01 * (len(arrivals) - 1)
     gaps = sorted(b - a for a, b in zip(arrivals, arrivals[1:]))
-    assert gaps[len(gaps) // 2] > 0.004
+    assert gaps[len(gaps) // 2] > 0.002  # a burst has gaps of microseconds; load narrows some
     assert result.output_tokens == count_tokens(STORY)
     assert result.cost_usd > 0
     assert result.cost_usd == pytest.approx(price(result.input_tokens, result.output_tokens))
