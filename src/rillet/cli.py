@@ -233,9 +233,10 @@ def _check_before_run(workflow: Any, mode: str | None, inputs: list[str],
 
 
 @app.command(cls=_Command)
-def validate(files: Annotated[list[Path], typer.Argument(help="Workflow files to check.", metavar="FILE",
-                                                         exists=True, dir_okay=False)]) -> None:
-    """Check workflow files; every problem names the file, line and key."""
+def validate(files: Annotated[list[Path], typer.Argument(help="Workflow files to check.",
+                                                         metavar="FILE")]) -> None:
+    """Check workflow files; every problem names the file, line and key. Each file is
+    checked, also after one that is missing or invalid."""
     load_workflow = _loader().load_workflow
 
     failed = False

@@ -48,12 +48,30 @@ def missing_credentials(workflow: Any, run_mode: str) -> str | None:
 
 
 def input_names(workflow: Any) -> list[str]:
-    """The input names the workflow declares or reads (`{{ inputs.NAME }}` anywhere)."""
+    """The input names the workflow declares or reads (`{{ inputs.NAME }}` anywhere, or
+    pipeline_ex's bare `{{ NAME }}`, which an input fills when no variable is set)."""
+    from rillet.workflow.templates import bare_names, has_template
+
     names = dict.fromkeys(getattr(workflow, "inputs", {}) or {})
-    text = json.dumps(workflow.model_dump(mode="json"), default=str)
+    data = workflow.model_dump(mode="json")
+    text = json.dumps(data, default=str)
     for match in _INPUT_USE.finditer(text):
         names[match.group(1) or match.group(2)] = None
+    for value in _strings(data):
+        if has_template(value):
+            names.update(dict.fromkeys(bare_names(value)))
     return list(names)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 def unknown_inputs(workflow: Any, given: list[str]) -> list[str]:

@@ -84,6 +84,7 @@ def check_yaml(block: Block, folder: Path, mode: str | None = "mock") -> None:
         return
     with block_folder(block, folder, mode):
         path = folder / (block.arg if block.marker == "save-as" else "workflow.yaml")
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(block.code, encoding="utf-8")
         workflow = loads_workflow(block.code, source=path.name)
         assert workflow.steps, f"{block.id}: a workflow without steps"

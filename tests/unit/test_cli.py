@@ -92,6 +92,37 @@ def test_validate_accepts_a_good_workflow(tmp_path):
     assert result.exit_code == 0 and "1 step" in result.output and "1 steps" not in result.output
 
 
+def test_validate_checks_every_file_also_after_a_missing_one(tmp_path):
+    good = write(tmp_path, FLOW.format(out=tmp_path / "o"))
+    result = runner.invoke(app, ["validate", str(tmp_path / "absent.yaml"), str(good)])
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'absent.yaml'}: cannot read the workflow" in result.output
+    assert f"✓ {good}" in result.output
+
+
+def test_validate_reports_every_independent_problem_of_a_file(tmp_path):
+    flow = tmp_path / "many.yaml"
+    flow.write_text(textwrap.dedent("""
+        workflow:
+          name: many
+          steps:
+            - {name: a, type: file_ops, operation: copy}
+            - name: b
+              type: data_transform
+              input_source: previous_response:a
+              operations:
+                - {operation: filter, condition: "total >"}
+                - {operation: sort}
+            - {name: c, type: gemini, prompt: "{{ steps.zz.text }}", condition: "(("}
+    """), encoding="utf-8")
+    result = runner.invoke(app, ["validate", str(flow)])
+    assert result.exit_code == 2
+    for where in ("steps[0]: operation copy needs source and destination",
+                  "steps[1].operations[0].condition", "steps[1].operations[1].field",
+                  "steps[2].prompt[0].content", "steps[2].condition"):
+        assert where in result.output, where
+
+
 def test_schema_is_json_with_the_step_types(tmp_path):
     result = runner.invoke(app, ["schema"])
     assert result.exit_code == 0

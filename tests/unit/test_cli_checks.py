@@ -76,6 +76,15 @@ def test_an_input_the_workflow_never_reads_is_an_error_with_did_you_mean(tmp_pat
     assert run(tmp_path, flow, "--mode", "mock", "-i", "person_name=Ada").exit_code == 0
 
 
+def test_an_input_read_as_a_bare_name_counts_as_read(tmp_path):
+    # pipeline_ex's {{ code_file }}: a bare name an input fills when no variable is set.
+    flow = write(tmp_path, FLOW.format(out=tmp_path / "out").replace(
+        "inputs.person_name", "person_name"))
+    result = run(tmp_path, flow, "--mode", "mock", "-q", "-i", "person_name=Ada")
+    assert result.exit_code == 0, result.output
+    assert list((tmp_path / "out").rglob("results.json"))
+
+
 def test_an_unknown_stream_handler_is_refused_before_the_run_with_did_you_mean(tmp_path):
     flow = write(tmp_path, FLOW.format(out=tmp_path / "out"))
     result = run(tmp_path, flow, "--mode", "mock", "--stream", "consol")

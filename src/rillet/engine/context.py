@@ -13,13 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from rillet.result import StepResult
-from rillet.safe_files import inside
+from rillet.safe_files import UnsafePath, inside
 
 RUN_MODES = ("mock", "sim", "live", "mixed")
 
 
+TIMESTAMP_FORMAT = "%Y%m%d-%H%M%S"  # {{ timestamp }}: safe in file names
+
+
 def new_run_id() -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(timezone.utc).strftime(TIMESTAMP_FORMAT)
     return f"{stamp}-{uuid.uuid4().hex[:6]}"
 
 
@@ -37,6 +40,7 @@ class RunContext:
     state: dict[str, Any] = field(default_factory=dict)
     results: dict[str, StepResult] = field(default_factory=dict)
     cost_usd: float = 0.0
+    started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     read_policy: Any = None  # rillet.steps.prompt_files.ReadPolicy: which files prompts read
     prompt_files: dict[Path, str] = field(default_factory=dict)  # read ahead, off the loop
 
@@ -47,7 +51,9 @@ class RunContext:
             "global_vars": self.global_vars,
             "inputs": self.inputs,
             "state": self.state,
-            "workflow": {"name": self.workflow.name, "run_id": self.run_id},
+            "workflow": {"name": self.workflow.name, "run_id": self.run_id,
+                         "environment": getattr(self.workflow.environment, "mode", None)},
+            "timestamp": self.started.strftime(TIMESTAMP_FORMAT),
         }
 
     def resolve(self, path: str | Path) -> Path:
@@ -58,5 +64,8 @@ class RunContext:
 
 def safe_output_path(output_dir: Path, relative: str) -> Path:
     """`relative` inside `output_dir`; anything that would escape it (`..`, an absolute
-    path, a symlinked folder) is refused."""
+    path, a symlinked folder, also once a template is filled in) is refused."""
+    if not relative.strip() or "\x00" in relative:
+        raise UnsafePath(f"output path {relative!r} must be a file name inside the output "
+                         f"directory")
     return inside(output_dir, relative)

@@ -41,7 +41,9 @@ from rillet.steps import CONTAINER_STEPS, MODEL_STEPS, PLAIN_STEPS
 from rillet.steps.prompt_files import ReadPolicy
 from rillet.steps.prompt_files import prefetch as prefetch_prompt_files
 from rillet.streaming.handler import Handler, HandlerContext, create_handler
+from rillet.streaming.handlers.console_presets import verbose_options
 from rillet.streaming.response import AsyncResponse
+from rillet.workflow.templates import render
 
 
 @dataclass
@@ -387,6 +389,8 @@ class Executor:
             specs = step.handler_specs() or [(name, {}) for name in opts.default_handlers]
         if opts.quiet:
             specs = [(name, o) for name, o in specs if name != "console"]
+        if step.verbose is not None:
+            specs = [(name, verbose_options(name, o, step.verbose)) for name, o in specs]
         handler_ctx = HandlerContext(step=ctx.label, run_id=ctx.run_id, output_dir=ctx.output_dir,
                                      buffer_size=step.stream_buffer_size,
                                      stdout=opts.stdout or sys.stdout, quiet=opts.quiet)
@@ -399,7 +403,8 @@ class Executor:
                     made.close()
                 raise RilletError(f"stream handler '{name}' cannot start: {exc}") from exc
         if step.output_to_file:
-            path = safe_output_path(ctx.output_dir, step.output_to_file)
+            path = safe_output_path(ctx.output_dir,
+                                    render(step.output_to_file, ctx.template_context()))
             listeners.append(OutputFileWriter(path))  # type: ignore[arg-type]
         return listeners
 

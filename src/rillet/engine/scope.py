@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from rillet.engine.context import RunContext
+from rillet.engine.context import TIMESTAMP_FORMAT, RunContext
 from rillet.result import StepResult
 
 StepPath = tuple[str | int, ...]
@@ -73,9 +73,12 @@ class Scope:
         # `results` without a rebuild.
         ctx = self._template
         if not ctx:
+            run = self.run
             ctx.update(steps=self.results, global_vars=self.global_vars, inputs=self.inputs,
                        state=self.state,
-                       workflow={"name": self.workflow_name, "run_id": self.run.run_id})
+                       workflow={"name": self.workflow_name, "run_id": run.run_id,
+                                 "environment": getattr(run.workflow.environment, "mode", None)},
+                       timestamp=run.started.strftime(TIMESTAMP_FORMAT))
             if self.loop is not None:
                 ctx["loop"] = self.loop
         return ctx

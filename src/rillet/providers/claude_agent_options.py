@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, get_args
 
-from claude_agent_sdk import ClaudeAgentOptions
+from claude_agent_sdk import AgentDefinition, ClaudeAgentOptions
 from claude_agent_sdk.types import EffortLevel, PermissionMode, SettingSource
 
 from rillet.errors import ProviderError
@@ -177,6 +177,19 @@ def _session(request: ModelRequest, key: str, value: Any) -> dict[str, Any]:
     return {key: value}
 
 
+def _agents(request: ModelRequest, key: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _invalid(request, key, "must be a mapping of agent name to its definition")
+    agents = {}
+    for name, spec in value.items():
+        if not isinstance(spec, dict) or not spec.get("description") or not spec.get("prompt"):
+            raise _invalid(request, f"{key}.{name}", "needs a description and a prompt")
+        agents[str(name)] = AgentDefinition(description=spec["description"],
+                                            prompt=spec["prompt"], tools=spec.get("tools"),
+                                            model=spec.get("model"))
+    return {key: agents}
+
+
 _MAPPERS: dict[str, Mapper] = {
     "max_turns": _same,
     "allowed_tools": _names,
@@ -203,6 +216,7 @@ _MAPPERS: dict[str, Mapper] = {
     "settings": _settings,
     "setting_sources": _setting_sources,
     "betas": _names,
+    "agents": _agents,
 }
 
 MAPPED_KEYS = frozenset(_MAPPERS)

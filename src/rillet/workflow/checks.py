@@ -17,9 +17,9 @@ from pydantic import ValidationError
 from rillet.workflow import conditions, templates
 from rillet.workflow.problems import Loc, Problems, did_you_mean
 from rillet.workflow.schema import (
-    ClaudeStep, ContainerBase, Defaults, ForLoopStep, GeminiStep, ModelStepBase,
-    ParallelClaudeStep, ParallelStep, PipelineStep, SetVariableStep, SwitchStep,
-    WhileLoopStep,
+    ClaudeStep, ContainerBase, DataTransformStep, Defaults, EchoStep, FileOpsStep, FilterOp,
+    ForLoopStep, GeminiStep, JoinOp, ModelStepBase, ParallelClaudeStep, ParallelStep,
+    PipelineStep, SetVariableStep, SwitchStep, WhileLoopStep,
 )
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
@@ -79,6 +79,9 @@ def _check_names(names: list[Any], problems: Problems, where: Loc = _STEPS) -> N
 
 
 def _remember_variables(raw: Any, scope: Scope) -> None:
+    if isinstance(raw, dict) and raw.get("type") == "data_transform" \
+            and isinstance(raw.get("output_field"), str):
+        scope.state.add(raw["output_field"])
     if not isinstance(raw, dict) or raw.get("type") != "set_variable":
         return
     variables = raw.get("variables")
@@ -102,6 +105,9 @@ def _check_step(loc: Loc, step: Any, scope: Scope, defaults: Defaults,
     if isinstance(step, SetVariableStep):
         if not step.variables:
             problems.add(loc + ("variables",), "needs at least one variable")
+        return
+    if isinstance(step, DataTransformStep):
+        _check_transform(loc, step, scope, problems)
         return
     if isinstance(step, ModelStepBase):
         _check_prompt(loc, step, scope, problems)
@@ -161,6 +167,7 @@ def _check_container(loc: Loc, step: Any, scope: Scope, defaults: Defaults,
             _check_step(loc + where + (position,), child, inner, defaults, problems)
             if sequence:
                 inner.earlier.add(child.name)
+            _remember_variables(child.model_dump(exclude_unset=True), inner)
 
 
 def _check_value(loc: Loc, text: str, scope: Scope, problems: Problems) -> None:
@@ -190,7 +197,7 @@ def _check_raw_step(index: int, raw: dict[str, Any], scope: Scope,
     """A step with schema problems: its condition and prompt text are still checked, so one
     pass reports as much as it can."""
     loc = _STEPS + (index,)
-    if isinstance(raw.get("condition"), str):
+    if isinstance(raw.get("condition"), (str, list, dict)):
         check_condition(loc + ("condition",), raw["condition"], scope, problems)
     prompt = raw.get("prompt")
     parts = [prompt] if isinstance(prompt, str) else prompt if isinstance(prompt, list) else []
@@ -199,6 +206,14 @@ def _check_raw_step(index: int, raw: dict[str, Any], scope: Scope,
             part.get("content") if isinstance(part, dict) else None
         if isinstance(text, str):
             check_template(loc + ("prompt", j, "content"), text, scope, problems)
+    operations = raw.get("operations") if raw.get("type") == "data_transform" else None
+    for j, op in enumerate(operations if isinstance(operations, list) else []):
+        if isinstance(op, dict) and op.get("operation") == "filter" \
+                and isinstance(op.get("condition"), str):
+            try:
+                conditions.check_item(op["condition"])
+            except conditions.ConditionError as exc:
+                problems.add(loc + ("operations", j, "condition"), str(exc))
 
 
 def template_strings(step: Any) -> list[tuple[Loc, str]]:
@@ -207,11 +222,30 @@ def template_strings(step: Any) -> list[tuple[Loc, str]]:
     if isinstance(step, SetVariableStep):
         _strings(step.variables, ("variables",), found)
         return found
+    if isinstance(step, EchoStep):
+        _strings(step.value, ("value",), found)
+        return found
+    if isinstance(step, DataTransformStep):
+        sources = [(("input_source",), step.input_source)] + [
+            (("operations", i, "right_source"), op.right_source)
+            for i, op in enumerate(step.operations) if isinstance(op, JoinOp)]
+        return [(where, text) for where, text in sources if templates.has_template(text)]
+    if isinstance(step, FileOpsStep):
+        for key in ("source", "destination", "path"):
+            if getattr(step, key):
+                found.append(((key,), getattr(step, key)))
+        for i, check in enumerate(step.files or []):
+            found.append((("files", i, "path"), check.path))
+        return found
+    if not isinstance(step, ModelStepBase):
+        return found  # a step type this module does not know holds no templates here
     for j, part in enumerate(step.prompt):
         if part.type == "static":
             found.append((("prompt", j, "content"), part.content))
         elif part.type == "file":
             found.append((("prompt", j, "path"), part.path))
+    if step.output_to_file:
+        found.append((("output_to_file",), step.output_to_file))
     if step.model:
         found.append((("model",), step.model))
     if isinstance(step, ClaudeStep):
@@ -232,6 +266,31 @@ def _strings(value: Any, loc: Loc, found: list[tuple[Loc, str]]) -> None:
             _strings(item, loc + (position,), found)
 
 
+def _check_transform(loc: Loc, step: DataTransformStep, scope: Scope,
+                     problems: Problems) -> None:
+    sources = [(loc + ("input_source",), step.input_source)]
+    for i, op in enumerate(step.operations):
+        where = loc + ("operations", i)
+        if isinstance(op, FilterOp):
+            try:
+                conditions.check_item(op.condition)
+            except conditions.ConditionError as exc:
+                problems.add(where + ("condition",), str(exc))
+        elif isinstance(op, JoinOp):
+            sources.append((where + ("right_source",), op.right_source))
+    for where, source in sources:
+        if source.startswith("previous_response:"):
+            name = source.removeprefix("previous_response:").replace(":", ".", 1) \
+                .partition(".")[0]
+            problem = _step_reference(name, scope)
+            if problem:
+                problems.add(where, f"previous_response: {problem}")
+        elif not templates.has_template(source) and source not in scope.state \
+                and source not in scope.global_vars:
+            problems.add(where, f"'{source}' is neither previous_response:STEP, a template, "
+                         f"nor a variable an earlier step or global_vars sets")
+
+
 def _check_prompt(loc: Loc, step: Any, scope: Scope, problems: Problems) -> None:
     if not step.prompt:
         problems.add(loc + ("prompt",), "needs at least one part")
@@ -249,8 +308,6 @@ def _check_output_file(loc: Loc, path: str | None, problems: Problems) -> None:
         return
     if not path.strip():
         problems.add(loc, "is empty; give a file name or remove the key")
-    elif templates.has_template(path):
-        problems.add(loc, "templates are not filled in here; write a fixed relative path")
     elif PurePosixPath(path).is_absolute() or PureWindowsPath(path).is_absolute() \
             or ".." in PurePosixPath(path.replace("\\", "/")).parts:
         problems.add(loc, f"'{path}' must be a relative path inside the output directory "
@@ -283,9 +340,22 @@ def check_template(loc: Loc, text: str, scope: Scope, problems: Problems) -> Non
             problems.add(loc, f"template: {problem}")
 
 
-def check_condition(loc: Loc, expr: str, scope: Scope, problems: Problems) -> None:
+def check_condition(loc: Loc, spec: Any, scope: Scope, problems: Problems) -> None:
+    """A condition string, or an and/or/not mapping or list of them (each part checked
+    at its own place)."""
+    if not isinstance(spec, str):
+        try:
+            kind, parts = conditions.spec_parts(spec)
+        except conditions.ConditionError as exc:
+            problems.add(loc, str(exc))
+            return
+        for position, part in enumerate(parts):
+            where = loc + ((position,) if isinstance(spec, list) else
+                           (kind,) if kind == "not" else (kind, position))
+            check_condition(where, part, scope, problems)
+        return
     try:
-        parsed = conditions.check(expr)
+        parsed = conditions.check(spec)
     except conditions.ConditionError as exc:
         problems.add(loc, str(exc))
         return
@@ -298,8 +368,13 @@ def check_condition(loc: Loc, expr: str, scope: Scope, problems: Problems) -> No
 def _reference(root: str, key: str | None, scope: Scope) -> str | None:
     if not templates.known_name(root):
         guess = did_you_mean(root, templates.ROOTS)
-        hint = f"did you mean {guess}?" if guess else f"use {', '.join(templates.ROOTS)}"
-        return f"unknown name '{root}'; {hint}"
+        if guess:
+            return f"unknown name '{root}'; did you mean {guess}?"
+        if root in scope.all_steps:
+            return f"'{root}' is a step, not a variable; write steps.{root}.text"
+        # A bare variable (pipeline_ex's {{ name }}): state, global_vars or an input,
+        # which `--input` may give at run time; looked up when the step runs.
+        return None
     if root == "loop" and not scope.in_loop:
         return "loop.* exists only inside the steps of a for_loop or while_loop"
     if key is None or key in _MAPPING_METHODS:  # steps.items(), state.get('x', 0), ...
@@ -312,8 +387,9 @@ def _reference(root: str, key: str | None, scope: Scope) -> str | None:
         return _unset("global_vars", key, scope.global_vars,
                       "it is not in global_vars and no earlier set_variable step "
                       "(scope: global) sets it")
-    if root == "workflow" and key not in ("name", "run_id"):
-        return f"workflow.{key} does not exist (workflow.name, workflow.run_id)"
+    if root == "workflow" and key not in ("name", "run_id", "environment"):
+        return (f"workflow.{key} does not exist (workflow.name, workflow.run_id, "
+                f"workflow.environment)")
     return None
 
 
@@ -414,12 +490,23 @@ def _no_templates(loc: Loc, value: Any, problems: Problems) -> None:
                                 "value itself")
 
 
+def _every_step(steps: list[Any]) -> Any:
+    """The steps and, at any depth, the children of the containers among them."""
+    for step in steps:
+        if step is None:
+            continue
+        yield step
+        if isinstance(step, ContainerBase):
+            for _, children in step.child_lists():
+                yield from _every_step(children)
+
+
 def _check_defaults(defaults: Defaults, steps: list[Any], scope: Scope,
                     problems: Problems) -> None:
     loc: Loc = ("workflow", "defaults")
     good = _check_handler_list(loc + ("stream_handler",), defaults.stream_handler, problems)
     used: set[str] = set(defaults.stream_handler or [])
-    for step in steps:
+    for step in _every_step(steps):
         if isinstance(step, ModelStepBase) and step.stream_handler is not None:
             used.update(step.stream_handler)
     for name, opts in defaults.stream_handler_opts.items():

@@ -3,12 +3,20 @@
     steps.check.text contains 'LGTM' and not (state.retries >= 3)
 
 - `or`, `and`, `not` (loosest to tightest) and parentheses;
-- comparisons `==`, `!=`, `<`, `<=`, `>`, `>=`, `contains`, `in`, `not in`, `not contains`
+- comparisons `==`, `!=`, `<`, `<=`, `>`, `>=`, `contains`, `in`, `not in`, `not contains`,
+  `matches` (a regular expression searched in text) and `between A and B` (inclusive)
   (one per operand pair: `1 < x < 3` is written `1 < x and x < 3`);
+- `length(x)`: the length of text, a list or a mapping;
 - literals: numbers, 'quoted' or "quoted" strings, true, false, null;
 - dot paths into the template context: steps.NAME.FIELD (a StepResult field, else a key of
-  the step's JSON output), state.x, global_vars.x, inputs.x, workflow.name; a number in a
-  path indexes a list (steps.plan.data.items.0).
+  the step's JSON output, else a container's child), state.x, global_vars.x, inputs.x,
+  workflow.name, loop.index inside a loop; a number in a path indexes a list
+  (steps.plan.data.items.0).
+
+pipeline_ex's forms are read too: the whole condition inside `{{ }}`, a step's field
+without `steps.` (`review.score > 7` is `steps.review.score > 7`), `steps.NAME.result`
+(the step's JSON answer, else its text), and conditions written as `and:` / `or:` / `not:`
+mappings or as a list (all must hold) — see `check_spec`.
 
 A bare path is a truth test; a step result is true when the step succeeded. A path to
 something that is not there (a step that did not run, a variable never set) is an error,
@@ -28,10 +36,12 @@ from typing import Any
 from rillet.errors import RilletError
 from rillet.result import StepResult
 
-ROOTS = ("steps", "global_vars", "inputs", "state", "workflow", "loop")
+ROOTS = ("steps", "global_vars", "inputs", "state", "workflow", "timestamp", "loop")
 _STEP_FIELDS = frozenset({f.name for f in fields(StepResult)} | {"data", "success"})
 _LITERALS = {"true": True, "false": False, "null": None, "none": None}
-_KEYWORDS = frozenset({"and", "or", "not", "contains", "in"})
+_KEYWORDS = frozenset({"and", "or", "not", "contains", "in", "matches", "between"})
+_FUNCTIONS = {"length"}
+_WRAPPED = re.compile(r"\s*\{\{(?P<expr>.*)\}\}\s*", re.DOTALL)
 
 Getter = Callable[[dict[str, Any]], Any]
 
@@ -58,19 +68,60 @@ def check(expr: str) -> Condition:
     return _compile(expr)
 
 
-def evaluate(expr: str, ctx: dict[str, Any]) -> bool:
-    return _compile(expr).evaluate(ctx)
+def check_spec(spec: Any) -> Condition:
+    """A condition as the schema takes it: a string, an `and:` / `or:` / `not:` model (or
+    mapping), or a list of conditions that must all hold."""
+    if isinstance(spec, str):
+        return _compile(spec)
+    if isinstance(spec, bool):
+        return _compile(str(spec).lower())
+    kind, parts = spec_parts(spec)
+    compiled = [check_spec(part) for part in parts]
+    paths = tuple(path for c in compiled for path in c.paths)
+    runs = [c._run for c in compiled]
+    if kind == "not":
+        inner = runs[0]
+        return Condition(f"not ({compiled[0].source})", paths,
+                         lambda ctx: not _truth(inner(ctx)))
+    if kind == "or":
+        return Condition(" or ".join(f"({c.source})" for c in compiled), paths,
+                         lambda ctx: any(_truth(run(ctx)) for run in runs))
+    return Condition(" and ".join(f"({c.source})" for c in compiled), paths,
+                     lambda ctx: all(_truth(run(ctx)) for run in runs))
+
+
+def spec_parts(spec: Any) -> tuple[str, list[Any]]:
+    if isinstance(spec, list):
+        return "and", spec
+    for kind, attribute in (("and", "all_of"), ("or", "any_of"), ("not", "negated")):
+        value = spec.get(kind) if isinstance(spec, dict) else getattr(spec, attribute, None)
+        if value is not None:
+            return kind, [value] if kind == "not" else list(value)
+    raise ConditionError(f"a condition is a string, a list, or a mapping with and, or or not "
+                         f"(got {spec!r})")
+
+
+def evaluate(spec: Any, ctx: dict[str, Any]) -> bool:
+    return check_spec(spec).evaluate(ctx)
 
 
 @lru_cache(maxsize=1024)
-def _compile(expr: str) -> Condition:
-    parser = _Parser(expr)
+def _compile(expr: str, roots: tuple[str, ...] = ROOTS, bare: str | None = "steps") -> Condition:
+    wrapped = _WRAPPED.fullmatch(expr)
+    parser = _Parser(wrapped["expr"] if wrapped else expr, roots, bare)
     try:
         run = parser.parse()
     except RecursionError:
         raise ConditionError(f"condition {expr[:60]!r}: nested too deeply; "
                              f"split it") from None
     return Condition(expr, tuple(parser.paths), run)
+
+
+def check_item(expr: str) -> Condition:
+    """A condition about one item of data (data_transform's filter): bare paths are keys
+    of the item (`status == 'done'`, `score.total > 3`) and `value` is the operation's
+    field of the item."""
+    return _compile(expr, ("value", "item"), "item")
 
 
 # --- tokens -----------------------------------------------------------------------------------
@@ -121,11 +172,13 @@ _ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.
 
 
 class _Parser:
-    def __init__(self, expr: str):
+    def __init__(self, expr: str, roots: tuple[str, ...] = ROOTS, bare: str | None = "steps"):
         self.expr = expr
         self.tokens = _tokenize(expr)
         self.pos = 0
         self.paths: list[tuple[str, ...]] = []
+        self.roots = roots
+        self.bare = bare  # the root a path that starts with no root is under
 
     def parse(self) -> Getter:
         if not self.tokens:
@@ -185,6 +238,14 @@ class _Parser:
         if op is None:
             return left
         right = self._operand()
+        if op == "between":
+            if not self._is_word("and"):
+                token = self._peek()
+                raise _syntax(self.expr, token.column if token else len(self.expr) + 1,
+                              "between needs 'and': x between 1 and 5")
+            self._take()
+            upper = self._operand()
+            return _between(left, right, upper)
         if self._operator(consume=False) is not None:
             token = self._peek()
             raise _syntax(self.expr, token.column if token else len(self.expr),
@@ -198,7 +259,7 @@ class _Parser:
         if token.kind == "op" and token.text in ("==", "!=", "<", "<=", ">", ">="):
             op = token.text
             width = 1
-        elif token.kind == "word" and token.text in ("contains", "in"):
+        elif token.kind == "word" and token.text in ("contains", "in", "matches", "between"):
             op, width = token.text, 1
         elif token.kind == "word" and token.text == "not" and (
                 self._is_word("in", 1) or self._is_word("contains", 1)):
@@ -236,16 +297,21 @@ class _Parser:
                 return lambda ctx: value
             if token.text in _KEYWORDS:
                 raise _syntax(self.expr, token.column, f"expected a value before '{token.text}'")
+            if token.text in _FUNCTIONS and self._peek() is not None \
+                    and self._peek().text == "(":  # type: ignore[union-attr]
+                return _length(self._operand())
             return self._path(token)
         raise _syntax(self.expr, token.column, f"expected a value, found '{token.text}'")
 
     def _path(self, token: _Token) -> Getter:
         parts = tuple(token.text.split("."))
-        if parts[0] not in ROOTS:
-            close = difflib.get_close_matches(parts[0], ROOTS, n=1)
-            hint = f"did you mean {close[0]}?" if close else \
-                f"paths start with {', '.join(ROOTS)}; quote text as 'text'"
-            raise _syntax(self.expr, token.column, f"unknown name '{parts[0]}'; {hint}")
+        if parts[0] not in self.roots:
+            close = difflib.get_close_matches(parts[0], self.roots, n=1)
+            if self.bare is None or close:
+                hint = f"did you mean {close[0]}?" if close else \
+                    f"paths start with {', '.join(self.roots)}; quote text as 'text'"
+                raise _syntax(self.expr, token.column, f"unknown name '{parts[0]}'; {hint}")
+            parts = (self.bare, *parts)  # pipeline_ex's `review.score`: steps.review.score
         self.paths.append(parts)
         return _getter(parts)
 
@@ -291,6 +357,14 @@ def _lookup(value: Any, key: str, parts: tuple[str, ...], depth: int) -> Any:
             return value.output  # pipeline_ex's name for a structured step's object
         if key in _STEP_FIELDS:
             return getattr(value, key)
+        if key == "result":  # pipeline_ex's steps.NAME.result: the JSON answer, else the text
+            data = value.data
+            return value.text if data is None else data
+        children = value.children  # a container's: steps.fanout.branch_a, steps.review.0
+        if isinstance(children, dict) and key in children:
+            return children[key]
+        if isinstance(children, list) and key.isdigit() and int(key) < len(children):
+            return children[int(key)]
         data = value.data
         if isinstance(data, dict) and key in data:
             return data[key]
@@ -324,6 +398,8 @@ def _comparison(op: str, left: Getter, right: Getter) -> Getter:
             raise ConditionError(f"cannot compare {_kind(a)} {a!r} {op} {_kind(b)} {b!r}")
 
         return ordered
+    if op == "matches":
+        return lambda ctx: _matches(left(ctx), right(ctx))
     negate = op.startswith("not ")
     if op.endswith("contains"):
         def contains(ctx: dict[str, Any]) -> bool:
@@ -333,6 +409,39 @@ def _comparison(op: str, left: Getter, right: Getter) -> Getter:
     def inside(ctx: dict[str, Any]) -> bool:
         return _contains(right(ctx), left(ctx)) != negate
     return inside
+
+
+def _between(value: Getter, low: Getter, high: Getter) -> Getter:
+    def between(ctx: dict[str, Any]) -> bool:
+        v, a, b = value(ctx), low(ctx), high(ctx)
+        if all(_is_number(x) for x in (v, a, b)) or all(type(x) is str for x in (v, a, b)):
+            return a <= v <= b
+        raise ConditionError(f"cannot test {_kind(v)} {v!r} between {a!r} and {b!r}")
+    return between
+
+
+def _length(inner: Getter) -> Getter:
+    def length(ctx: dict[str, Any]) -> int:
+        value = inner(ctx)
+        if type(value) is StepResult:
+            value = value.text
+        if isinstance(value, (str, list, dict)):
+            return len(value)
+        raise ConditionError(f"length() needs text, a list or a mapping, not {_kind(value)}")
+    return length
+
+
+def _matches(text: Any, pattern: Any) -> bool:
+    if type(text) is StepResult:
+        text = text.text
+    if type(text) is not str or type(pattern) is not str:
+        raise ConditionError(f"matches needs text on both sides, not {_kind(text)} and "
+                             f"{_kind(pattern)}")
+    try:
+        return re.search(pattern, text) is not None
+    except re.error as exc:
+        raise ConditionError(f"matches: {pattern!r} is not a regular expression ({exc})") \
+            from None
 
 
 def _contains(container: Any, item: Any) -> bool:

@@ -7,8 +7,8 @@ What the step sets wins. Per key:
   merge one level deep (the step's entries win), every other value is replaced whole.
 - `gemini_model`: the `model` of gemini steps that name none; `gemini_token_budget`:
   merged under each gemini step's `token_budget`, key by key.
-- `mode`, `async_streaming`, `stream_handler`, `stream_buffer_size`, `timeout_s`: model
-  steps (claude, gemini) that do not set them.
+- `mode`, `async_streaming`, `stream_handler`, `stream_buffer_size`, `timeout_s`,
+  `verbose`, `output_format`: model steps (claude, gemini) that do not set them.
 - `stream_handler_opts`: for each handler a model step streams to, the default options of
   that handler under the step's own (key by key).
 - `claude_preset`: the preset of claude_smart steps that name none; a preset's options
@@ -25,7 +25,7 @@ from rillet.workflow.schema import (
 )
 
 MERGED_OPTIONS = ("env", "mcp_servers")  # dict-valued options merged key by key
-_STEP_LEVEL = ("mode", "stream_buffer_size", "timeout_s")
+_STEP_LEVEL = ("mode", "stream_buffer_size", "timeout_s", "verbose", "output_format")
 
 
 def apply_defaults(step: Any, defaults: Defaults) -> Any:
@@ -106,3 +106,16 @@ def _claude_options(step: ClaudeStep, defaults: Defaults) -> Any:
         if isinstance(inherited.get(key), dict) and isinstance(own.get(key), dict):
             merged[key] = {**inherited[key], **own[key]}
     return options_type.model_validate(merged)
+
+
+def allow_skills(step: Any) -> Any:
+    """`workflow.enable_skills`: a Claude Agent step that lists its allowed tools may also
+    use the Skill tool (as pipeline_ex added it); a step without the list allows every
+    tool already."""
+    if not isinstance(step, ClaudeStep) or step.provider != "claude_agent":
+        return step
+    tools = step.claude_options.allowed_tools
+    if tools is None or "Skill" in tools:
+        return step
+    options = step.claude_options.model_copy(update={"allowed_tools": [*tools, "Skill"]})
+    return step.model_copy(update={"claude_options": options})

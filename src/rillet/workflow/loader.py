@@ -16,18 +16,12 @@ from pydantic import TypeAdapter, ValidationError
 
 from rillet import user_code
 from rillet.errors import WorkflowError
+from rillet.workflow import compat
 from rillet.workflow.checks import check_workflow
-from rillet.workflow.defaults import apply_defaults
-from rillet.workflow.problems import Problems, key_path
+from rillet.workflow.defaults import allow_skills, apply_defaults
+from rillet.workflow.problems import Problems, did_you_mean
 from rillet.workflow.schema import Step, Workflow, WorkflowFile
 from rillet.workflow.yaml_limits import check_yaml
-
-# Where the reference system put streaming options: inside claude_options. They are taken
-# from there and moved to the step (or to defaults), where rillet reads them.
-MOVED_FROM_CLAUDE_OPTIONS = ("async_streaming", "stream_handler", "stream_handler_opts",
-                             "stream_buffer_size", "timeout_s", "collect_stream")
-_MOVED_INTO_DEFAULTS = MOVED_FROM_CLAUDE_OPTIONS[:-1]
-
 
 def load_workflow(path: str | Path) -> Workflow:
     """Read and check a workflow file. Raises WorkflowError listing every problem."""
@@ -163,10 +157,16 @@ def _validate(data: Any, problems: Problems) -> Workflow | None:
         if not isinstance(data, dict):
             problems.add_raw(1, "a workflow file is a mapping with one key, 'workflow'")
             return None
+        if "workflow" not in data and did_you_mean("workflow", map(str, data)) is None:
+            keys = ", ".join(map(str, list(data)[:4]))
+            problems.add_raw(1, f"there is no top-level 'workflow:' key (found: {keys}); put "
+                                f"name, steps and the rest under workflow: (pipeline_ex "
+                                f"refuses such a file too)")
+            return None
     raw = data.get("workflow")
     raw_steps = raw.get("steps") if isinstance(raw, dict) else None
     if isinstance(raw, dict):
-        _move_reference_keys(raw, problems)
+        compat.normalize(raw, problems)
     if not isinstance(raw_steps, list) or not raw_steps:
         _validate_file(data, problems)
         if raw_steps == []:
@@ -189,8 +189,10 @@ def _validate(data: Any, problems: Problems) -> Workflow | None:
     if problems or shell is None:
         return None
     workflow = shell.workflow
-    return workflow.model_copy(update={
-        "steps": [apply_defaults(step, workflow.defaults) for step in steps]})
+    steps = [apply_defaults(step, workflow.defaults) for step in steps]
+    if workflow.enable_skills:
+        steps = [allow_skills(step) for step in steps]
+    return workflow.model_copy(update={"steps": steps})
 
 
 def _validate_file(data: dict[str, Any], problems: Problems) -> WorkflowFile | None:
@@ -199,30 +201,3 @@ def _validate_file(data: dict[str, Any], problems: Problems) -> WorkflowFile | N
     except ValidationError as exc:
         problems.add_validation_errors(exc.errors(), WorkflowFile)
         return None
-
-
-def _move_reference_keys(raw: dict[str, Any], problems: Problems) -> None:
-    steps = raw.get("steps")
-    for index, step in enumerate(steps if isinstance(steps, list) else []):
-        if isinstance(step, dict):
-            _move(step, ("workflow", "steps", index), MOVED_FROM_CLAUDE_OPTIONS, problems)
-    if isinstance(raw.get("defaults"), dict):
-        _move(raw["defaults"], ("workflow", "defaults"), _MOVED_INTO_DEFAULTS, problems)
-
-
-def _move(holder: dict[str, Any], loc: tuple[Any, ...], keys: tuple[str, ...],
-          problems: Problems) -> None:
-    options = holder.get("claude_options")
-    if not isinstance(options, dict):
-        return
-    for key in keys:
-        if key not in options:
-            continue
-        value = options.pop(key)
-        old = loc + ("claude_options", key)
-        if key in holder:
-            problems.add(old, f"also set as {key_path(loc + (key,))}; keep one (rillet "
-                              f"reads it at the step level)")
-            continue
-        holder[key] = value
-        problems.moved[loc + (key,)] = old

@@ -21,15 +21,23 @@ from pydantic.fields import FieldInfo
 
 Loc = tuple[Any, ...]
 
-# Keys of the reference system (pipeline_ex) that rillet does not take, and why.
+# Keys of the reference system (pipeline_ex) that rillet does not take, and why. Each
+# message ends by pointing to the migration guide.
 REFERENCE_HINTS = {
-    "output_format": "rillet always reads the Claude CLI's stream-json and keeps the text; "
-                     "remove it",
-    "claude_output_format": "rillet always reads the Claude CLI's stream-json; remove it",
-    "verbose": "rillet always sees every message; use the console handler's options to "
-               "choose what is shown",
     "stream_file_path": "use stream_handler: file with stream_handler_opts: {file: {path: ...}}",
     "functions": "functions (declared in workflow.gemini_functions) are for gemini steps",
+    "hooks": "pipeline_ex's hooks name its own Elixir functions (log_tool_use, validate_bash, "
+             "audit_tool), which rillet does not have; limit tools with allowed_tools, "
+             "disallowed_tools or permission_mode",
+    "enable_context_management": "pipeline_ex checked this key but nothing read it; remove it",
+    "memory_config": "pipeline_ex checked this key but nothing read it; remove it",
+    "max_input_tokens": "pipeline_ex checked this key but nothing read it (Gemini takes no "
+                        "input limit); remove it",
+    "debug_level": "pipeline_ex checked this key but nothing read it; use verbose: true on a "
+                   "step to see its tool calls and thinking",
+    "batch_size": "(of a for_loop) pipeline_ex ran long lists in batches to bound memory; "
+                  "rillet's loop keeps no event of a finished iteration, so there is nothing "
+                  "to batch; remove it (max_parallel bounds how many iterations run at once)",
 }
 
 
@@ -128,15 +136,15 @@ class Problems:
 
 def unknown_key_message(key: str, holder: type[BaseModel] | None) -> str:
     if key in REFERENCE_HINTS:
-        return f"not supported: {REFERENCE_HINTS[key]}"
+        return f"not supported: {REFERENCE_HINTS[key]} (see docs/migration-from-pipeline-ex.md)"
     from rillet.workflow.schema import OPTIONS_OF_PROVIDER
 
     allowed = list(holder.model_fields) if holder is not None else []
     provider = next((p for p, model in OPTIONS_OF_PROVIDER.items() if model is holder), None)
     if holder is not None and issubclass(holder, tuple(OPTIONS_OF_PROVIDER.values())):
-        from rillet.workflow.loader import MOVED_FROM_CLAUDE_OPTIONS
+        from rillet.workflow.compat import MOVED_FROM_CLAUDE_OPTIONS
 
-        # Taken here too (the loader moves them to the step), so they are listed too.
+        # Taken here too (compat moves them to the step), so they are listed too.
         allowed += [key for key in MOVED_FROM_CLAUDE_OPTIONS if key not in allowed]
     what = f"unknown option for provider {provider}" if provider else "unknown option"
     for other, model in OPTIONS_OF_PROVIDER.items():

@@ -14,6 +14,7 @@ from pydantic import (
     BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag,
     field_validator, model_validator,
 )
+from typing_extensions import TypeAliasType
 
 from rillet.providers.pricing.overrides import Prices
 
@@ -108,6 +109,15 @@ class Thinking(_Model):
         return self
 
 
+class AgentSpec(_Model):
+    """A subagent the Claude agent can hand work to (the SDK's AgentDefinition)."""
+
+    description: str
+    prompt: str
+    tools: list[str] | None = None
+    model: str | None = None
+
+
 class ClaudeOptions(_Model):
     """Options of a `type: claude` step with `provider: claude_agent` (the Claude Agent SDK).
     Each maps to one ClaudeAgentOptions field (rillet.providers.claude_agent_options)."""
@@ -138,6 +148,7 @@ class ClaudeOptions(_Model):
     settings: dict[str, Any] | str | None = None
     setting_sources: list[Literal["user", "project", "local"]] | None = None
     betas: list[str] | None = None
+    agents: dict[str, AgentSpec] | None = None
 
 
 class _Sampling(_Model):
@@ -176,17 +187,57 @@ class TokenBudget(_Model):
     thinking_budget: int | None = Field(default=None, ge=-1)
 
 
+# --- conditions -----------------------------------------------------------------------------------
+
+
+class AllOf(_Model):
+    """`and:` — true when every condition in the list is (pipeline_ex's form)."""
+
+    all_of: list[ConditionSpec] = Field(alias="and", min_length=1)
+
+
+class AnyOf(_Model):
+    """`or:` — true when at least one condition in the list is."""
+
+    any_of: list[ConditionSpec] = Field(alias="or", min_length=1)
+
+
+class NoneOf(_Model):
+    """`not:` — true when the condition is false."""
+
+    negated: ConditionSpec = Field(alias="not")
+
+
+# A condition: an expression string, an and/or/not mapping, or a list (all must hold).
+ConditionSpec = TypeAliasType(  # type: ignore[misc]
+    "ConditionSpec", Union[str, AllOf, AnyOf, NoneOf, list["ConditionSpec"]])
+
+
+def _bool_condition(value: Any) -> Any:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return [_bool_condition(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _bool_condition(item) for key, item in value.items()}
+    return value
+
+
 # --- steps ----------------------------------------------------------------------------------------
 
 
 class StepBase(_Model):
     name: str = Field(description="Unique; later steps use it in templates and conditions.")
-    condition: str | None = Field(default=None, description="Run the step only when true.")
+    condition: ConditionSpec | None = Field(default=None,
+                                            description="Run the step only when true.")
 
     @field_validator("condition", mode="before")
     @classmethod
     def _bool_condition(cls, value: Any) -> Any:
-        return str(value).lower() if isinstance(value, bool) else value
+        return _bool_condition(value)
+
+
+OutputFormat = Literal["text", "json", "stream-json", "stream_json"]
 
 
 class ModelStepBase(StepBase):
@@ -207,6 +258,15 @@ class ModelStepBase(StepBase):
     collect_stream: bool = Field(default=True, description="Always true: rillet always keeps "
                                  "the step's text.")
     timeout_s: float | None = Field(default=None, gt=0)
+    role: Literal["brain", "muscle"] | None = Field(
+        default=None, description="pipeline_ex's label for people: brain (plans) or muscle "
+                                  "(does); shown in results, changes nothing else.")
+    verbose: bool | None = Field(
+        default=None, description="The console shows tool calls and thinking (true) or the "
+                                  "text only (false).")
+    output_format: OutputFormat | None = Field(
+        default=None, description="pipeline_ex's CLI output format; every value keeps the "
+                                  "whole result (see the migration guide).")
     mock: dict[str, Any] | str | None = Field(
         default=None, description="The reply in mock mode (a reply text, or a reply with "
                                   "text, timing, fault, ...).")
@@ -442,6 +502,155 @@ class SetVariableStep(StepBase):
     scope: Literal["state", "global"] = "state"
 
 
+class EchoStep(StepBase):
+    """`type: echo` (pipeline_ex's `test_echo`): the result is `value`, templates filled in
+    (a value that is exactly one `{{ ... }}` keeps its type). Fixed data for later steps,
+    fixtures and tests; `fail: true` makes the step fail, to test error handling."""
+
+    type: Literal["echo", "test_echo"]
+    value: Any
+    fail: bool = False
+    error_message: str | None = Field(default=None, description="The error of a failing "
+                                      "step (default: 'echo step failed on purpose').")
+
+
+# --- data_transform ------------------------------------------------------------------------------
+
+
+class FilterOp(_Model):
+    """Keep the items for which `condition` holds (bare names are keys of the item)."""
+
+    operation: Literal["filter"]
+    field: str | None = None
+    condition: str
+
+
+class MapOp(_Model):
+    """Replace `field` through `mapping` (value -> new value), or upper/lower-case it."""
+
+    operation: Literal["map"]
+    field: str | None = None
+    mapping: dict[str, Any] | None = None
+    expression: Literal["uppercase", "lowercase"] | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> MapOp:
+        if (self.mapping is None) == (self.expression is None):
+            raise ValueError("map needs either mapping or expression (uppercase, lowercase)")
+        if self.expression is not None and self.field is None:
+            raise ValueError("map with expression needs a field")
+        return self
+
+
+AGGREGATES = ("sum", "average", "count", "max", "min", "first", "last", "unique")
+
+
+class AggregateOp(_Model):
+    """One value from the list (of `field` when given)."""
+
+    operation: Literal["aggregate"]
+    field: str | None = None
+    function: Literal["sum", "average", "count", "max", "min", "first", "last",
+                      "unique"] = "sum"
+
+
+class JoinOp(_Model):
+    """Merge into each item the first item of `right_source` whose `join_key` equals the
+    item's `left_field` (default: `join_key`)."""
+
+    operation: Literal["join"]
+    left_field: str | None = None
+    right_source: str
+    join_key: str
+
+
+class GroupByOp(_Model):
+    """A mapping of each value of `field` to the items that have it."""
+
+    operation: Literal["group_by"]
+    field: str
+
+
+class SortOp(_Model):
+    operation: Literal["sort"]
+    field: str
+    order: Literal["asc", "desc"] = "asc"
+
+
+class SelectOp(_Model):
+    """Keep only these fields of each item."""
+
+    operation: Literal["select"]
+    fields: list[str] = Field(min_length=1)
+
+
+TransformOp = Annotated[Union[FilterOp, MapOp, AggregateOp, JoinOp, GroupByOp, SortOp,
+                              SelectOp], Field(discriminator="operation")]
+
+
+class DataTransformStep(StepBase):
+    """`type: data_transform`: pipeline_ex's operations on JSON data, in order, no eval."""
+
+    type: Literal["data_transform"]
+    input_source: str = Field(description="previous_response:STEP, previous_response:STEP:"
+                              "path (or STEP.path), a variable's name, or a template.")
+    operations: list[TransformOp] = Field(min_length=1)
+    output_field: str | None = Field(default=None, description="Also keep the result as "
+                                     "this state variable.")
+
+
+# --- file_ops ------------------------------------------------------------------------------------
+
+
+class FileCheck(_Model):
+    """One file `file_ops: validate` checks."""
+
+    path: str
+    must_exist: bool = True
+    must_be_file: bool = False
+    must_be_dir: bool = False
+    min_size: int | None = Field(default=None, ge=0)
+    max_size: int | None = Field(default=None, ge=0)
+
+
+CONVERSIONS = ("csv_to_json", "json_to_csv", "yaml_to_json", "json_to_yaml", "csv_to_yaml",
+               "yaml_to_csv")
+
+_FILE_OP_KEYS = {"copy": ("source", "destination"), "move": ("source", "destination"),
+                 "delete": ("path",), "list": ("path",), "validate": ("files",),
+                 "convert": ("source", "destination", "format")}
+
+
+class FileOpsStep(StepBase):
+    """`type: file_ops`: file operations inside the workspace directory (paths relative to
+    it; nothing outside it, also through a symlink, is touched)."""
+
+    type: Literal["file_ops"]
+    operation: Literal["copy", "move", "delete", "list", "validate", "convert"]
+    source: str | None = None
+    destination: str | None = None
+    path: str | None = None
+    pattern: str | None = Field(default=None, description="list: a glob, e.g. *.md.")
+    files: list[FileCheck] | None = None
+    format: Literal["csv_to_json", "json_to_csv", "yaml_to_json", "json_to_yaml",
+                    "csv_to_yaml", "yaml_to_csv"] | None = None
+
+    @model_validator(mode="after")
+    def _keys_of_the_operation(self) -> FileOpsStep:
+        needed = _FILE_OP_KEYS[self.operation]
+        missing = [key for key in needed if getattr(self, key) is None]
+        if missing:
+            raise ValueError(f"operation {self.operation} needs {' and '.join(needed)} "
+                             f"(missing: {', '.join(missing)})")
+        extra = [key for key in ("source", "destination", "path", "pattern", "files", "format")
+                 if key not in needed and getattr(self, key) is not None
+                 and not (key == "pattern" and self.operation == "list")]
+        if extra:
+            raise ValueError(f"operation {self.operation} does not take "
+                             f"{', '.join(extra)}; it takes {', '.join(needed)}")
+        return self
+
+
 def _step_tag(value: Any) -> str | None:
     if isinstance(value, BaseModel):
         return "claude_api" if isinstance(value, ClaudeApiStep) else getattr(value, "type", None)
@@ -450,6 +659,8 @@ def _step_tag(value: Any) -> str | None:
     kind = value.get("type")
     if kind == "claude" and value.get("provider") == "anthropic_api":
         return "claude_api"
+    if kind == "test_echo":
+        return "echo"
     return kind if isinstance(kind, str) else None
 
 
@@ -492,7 +703,11 @@ class ParallelClaudeTask(_Model):
     stream_handler: HandlerNames | None = None
     stream_handler_opts: dict[str, dict[str, Any]] = Field(default_factory=dict)
     async_streaming: bool = True
+    stream_buffer_size: int | None = Field(default=None, ge=1)
     timeout_s: float | None = Field(default=None, gt=0)
+    role: Literal["brain", "muscle"] | None = None
+    verbose: bool | None = None
+    output_format: OutputFormat | None = None
 
     def as_step(self) -> Any:
         data = self.model_dump(exclude_unset=True, exclude={"id"})
@@ -553,9 +768,15 @@ class ForLoopStep(ContainerBase):
                                        "a longer list.")
     break_on_error: bool = Field(default=True, description="A failed iteration fails the "
                                  "loop; false: keep it as failed and go on.")
-    break_condition: str | None = Field(default=None, description="Checked after each "
-                                        "iteration; true ends the loop.")
-    continue_condition: str | None = None
+    break_condition: ConditionSpec | None = Field(default=None, description="Checked after "
+                                                  "each iteration; true ends the loop.")
+    continue_condition: ConditionSpec | None = Field(default=None, description="Checked "
+                                                     "before each iteration; true skips it.")
+
+    @field_validator("break_condition", "continue_condition", mode="before")
+    @classmethod
+    def _bool_conditions(cls, value: Any) -> Any:
+        return _bool_condition(value)
 
     @field_validator("iterator")
     @classmethod
@@ -576,7 +797,8 @@ class WhileLoopStep(ContainerBase):
     `max_iterations` times."""
 
     type: Literal["while_loop"]
-    condition: str = Field(description="Checked before each iteration.")  # type: ignore
+    condition: ConditionSpec = Field(  # type: ignore[assignment]
+        description="Checked before each iteration.")
     max_iterations: int = Field(default=100, ge=1, le=100_000)
     timeout_seconds: float | None = Field(default=None, gt=0)
     break_on_error: bool = True
@@ -680,6 +902,9 @@ class ClaudeBatchStep(ContainerBase):
     stream_handler: HandlerNames | None = None
     stream_handler_opts: dict[str, dict[str, Any]] = Field(default_factory=dict)
     async_streaming: bool = True
+    role: Literal["brain", "muscle"] | None = None
+    verbose: bool | None = None
+    output_format: OutputFormat | None = None
     continue_on_error: bool = Field(default=True, description="A failed task is kept as "
                                     "failed and the others go on (pipeline_ex's way); false: "
                                     "the first failure cancels the rest.")
@@ -693,7 +918,8 @@ class ClaudeBatchStep(ContainerBase):
 
         shared = self.model_dump(exclude_unset=True, include={
             "provider", "model", "claude_options", "mode", "mock", "stream_handler",
-            "stream_handler_opts", "async_streaming", "preset"})
+            "stream_handler_opts", "async_streaming", "preset", "role", "verbose",
+            "output_format"})
         kind = "claude_smart" if self.preset is not None else "claude"
         steps: list[Any] = []
         problems: dict[str, str] = {}
@@ -730,8 +956,9 @@ class ClaudeBatchStep(ContainerBase):
 
 
 STEP_TYPES = ("claude", "claude_extract", "claude_robust", "claude_session", "claude_smart",
-              "gemini", "gemini_instructor", "set_variable", "parallel", "parallel_claude",
-              "for_loop", "while_loop", "switch", "pipeline", "claude_batch")
+              "gemini", "gemini_instructor", "set_variable", "echo", "test_echo",
+              "data_transform", "file_ops", "parallel", "parallel_claude", "for_loop",
+              "while_loop", "switch", "pipeline", "claude_batch")
 
 Step = Annotated[
     Union[Annotated[ClaudeStep, Tag("claude")], Annotated[ClaudeApiStep, Tag("claude_api")],
@@ -741,6 +968,9 @@ Step = Annotated[
           Annotated[ClaudeExtractStep, Tag("claude_extract")],
           Annotated[ClaudeSessionStep, Tag("claude_session")],
           Annotated[GeminiInstructorStep, Tag("gemini_instructor")],
+          Annotated[EchoStep, Tag("echo")],
+          Annotated[DataTransformStep, Tag("data_transform")],
+          Annotated[FileOpsStep, Tag("file_ops")],
           Annotated[ParallelStep, Tag("parallel")],
           Annotated[ParallelClaudeStep, Tag("parallel_claude")],
           Annotated[ForLoopStep, Tag("for_loop")], Annotated[WhileLoopStep, Tag("while_loop")],
@@ -784,6 +1014,8 @@ class Defaults(_Model):
     stream_handler_opts: dict[str, dict[str, Any]] = Field(default_factory=dict)
     stream_buffer_size: int | None = Field(default=None, ge=1)
     timeout_s: float | None = Field(default=None, gt=0)
+    verbose: bool | None = None
+    output_format: OutputFormat | None = None
 
 
 def _text(value: Any) -> Any:
@@ -791,9 +1023,18 @@ def _text(value: Any) -> Any:
         else value
 
 
+class Environment(_Model):
+    """`workflow.environment`: which environment the run is for."""
+
+    mode: Literal["development", "production", "test"] = Field(
+        description="Read by templates and conditions as workflow.environment.")
+
+
 class Workflow(_Model):
     name: str
     description: str | None = None
+    metadata: dict[str, Any] | None = Field(default=None,
+                                            description="Free-form notes for people.")
     version: Annotated[str | None, BeforeValidator(_text)] = None
     workspace_dir: str = "./workspace"
     checkpoint_enabled: bool = False
@@ -810,6 +1051,9 @@ class Workflow(_Model):
     telemetry: bool | None = None
     gemini_functions: dict[str, GeminiFunction] = Field(
         default_factory=dict, description="Functions gemini steps may call, by name.")
+    environment: Environment | None = None
+    enable_skills: bool = Field(default=False, description="Claude steps with an "
+                                "allowed_tools list may also use the Skill tool.")
     defaults: Defaults = Field(default_factory=Defaults)
     steps: list[Step] = Field(json_schema_extra={"minItems": 1})
 

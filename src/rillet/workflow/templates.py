@@ -1,13 +1,20 @@
 """`{{ ... }}` templates in workflow values, rendered with a sandboxed Jinja2 environment.
 
 The context is `RunContext.template_context()`: steps (name -> StepResult), global_vars,
-inputs, state, workflow. Undefined names are errors, never empty strings. A string with no
-template syntax is returned as it is without touching Jinja (the common case), and every
-template is compiled once.
+inputs, state, workflow, timestamp, loop (inside a loop). Undefined names are errors, never empty strings. A
+string with no template syntax is returned as it is without touching Jinja (the common
+case), and every template is compiled once.
+
+pipeline_ex's forms work too: `{{ steps.NAME.result }}` is the step's JSON answer (or its
+text when the answer is not JSON) and `{{ steps.NAME.result.field }}` a field of it; a
+bare `{{ name }}` is a variable, looked up as pipeline_ex did in the variables set by
+set_variable (state, then global_vars) and then in the run's inputs. A mapping or list
+is written as JSON.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
 from typing import Any
@@ -20,7 +27,9 @@ from rillet.errors import RilletError
 from rillet.result import StepResult
 from rillet.workflow.template_limits import BoundedSandbox, render_bounded
 
-ROOTS = ("steps", "global_vars", "inputs", "state", "workflow", "loop")
+ROOTS = ("steps", "global_vars", "inputs", "state", "workflow", "timestamp", "loop")
+# Where a bare {{ name }} is looked up, in order.
+BARE_NAME_SCOPES = ("state", "global_vars", "inputs")
 
 
 class TemplateError(RilletError):
@@ -38,7 +47,9 @@ class _Missing(StrictUndefined):
         if self._undefined_hint:
             return self._undefined_hint
         if obj is missing:
-            return f"'{name}' is undefined; templates can use {', '.join(ROOTS)}"
+            return (f"'{name}' is not set: a bare name is a variable of state, global_vars "
+                    f"or inputs (set it with set_variable, global_vars, inputs: or --input "
+                    f"{name}=...); templates can also use {', '.join(ROOTS)}")
         if type(obj) is StepResult:
             return (f"step '{obj.step}' has no field '{name}' (and its text is not JSON "
                     f"with that key)")
@@ -60,8 +71,9 @@ class _Environment(BoundedSandbox):
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) is dict and attribute in obj:
             return obj[attribute]
-        if type(obj) is StepResult and attribute == "result" and obj.output is not None:
-            return obj.output  # pipeline_ex's name for a structured step's object
+        if type(obj) is StepResult and attribute == "result":
+            # pipeline_ex's name: a structured step's object, else its JSON answer or text
+            return obj.output if obj.output is not None else step_value(obj)
         value = super().getattr(obj, attribute)
         if type(obj) is StepResult and isinstance(value, Undefined):
             if isinstance(obj.children, dict) and attribute in obj.children:
@@ -70,7 +82,6 @@ class _Environment(BoundedSandbox):
             if isinstance(data, dict) and attribute in data:
                 return data[attribute]
         return value
-
 
     def getitem(self, obj: Any, argument: Any) -> Any:
         if type(obj) is StepResult and obj.children is not None:
@@ -83,7 +94,21 @@ class _Environment(BoundedSandbox):
         return super().getitem(obj, argument)
 
 
-_ENV = _Environment(undefined=_Missing, autoescape=False, keep_trailing_newline=True)
+def step_value(result: StepResult) -> Any:
+    """pipeline_ex's `steps.NAME.result`: the JSON answer, else the text."""
+    data = result.data
+    return result.text if data is None else data
+
+
+def _finalize(value: Any) -> Any:
+    # A mapping or list in text is written as JSON, as pipeline_ex wrote it (not Python's repr).
+    if type(value) in (dict, list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return value
+
+
+_ENV = _Environment(undefined=_Missing, autoescape=False, keep_trailing_newline=True,
+                    finalize=_finalize)
 _ENV.globals.pop("lipsum", None)  # no random text in prompts
 _ENV.globals.pop("cycler", None)
 _ENV.globals.pop("joiner", None)
@@ -126,7 +151,7 @@ def render(text: str, ctx: dict[str, Any]) -> str:
         return text
     template = _template(text)
     try:
-        return render_bounded(template.generate(ctx))
+        return render_bounded(template.generate(_with_bare_names(text, ctx)))
     except Exception as exc:  # noqa: BLE001 - any failure inside a template is the template's
         raise _render_error(text, exc) from exc
 
@@ -141,7 +166,7 @@ def render_value(value: Any, ctx: dict[str, Any]) -> Any:
         if expression is None:
             return render(value, ctx)
         try:
-            result = expression(**ctx)
+            result = expression(**_with_bare_names(value, ctx))
             if isinstance(result, Undefined):
                 str(result)  # raises the UndefinedError that names what is missing
         except Exception as exc:  # noqa: BLE001
@@ -154,17 +179,56 @@ def render_value(value: Any, ctx: dict[str, Any]) -> Any:
     return value
 
 
+@lru_cache(maxsize=2048)
+def bare_names(text: str) -> tuple[str, ...]:
+    """The names `text` reads that are neither a context root nor one of Jinja's own."""
+    try:
+        tree = _ENV.parse(text)
+    except jinja2.TemplateSyntaxError:
+        return ()
+    return tuple(sorted(name for name in meta.find_undeclared_variables(tree)
+                        if not known_name(name)))
+
+
+def _with_bare_names(text: str, ctx: dict[str, Any]) -> dict[str, Any]:
+    names = bare_names(text)
+    if not names:
+        return ctx
+    found = dict(ctx)
+    for name in names:
+        for scope in BARE_NAME_SCOPES:
+            values = ctx.get(scope)
+            if isinstance(values, dict) and name in values:
+                found[name] = values[name]
+                break
+    return found
+
+
+_PREVIOUS_RESPONSE = re.compile(r"\{\{\s*previous_response:([\w-]+)")
+
+
 def check(text: str) -> list[tuple[str, str | None]]:
     """Compile `text` (raising TemplateError on bad syntax) and return the names it reads:
     (root, first key or None) for every root name it uses, e.g. ("steps", "draft")."""
     if not has_template(text):
         return []
+    old_form = _PREVIOUS_RESPONSE.search(text)
+    if old_form:
+        raise TemplateError(f"template {_short(text)}: '{{{{previous_response:"
+                            f"{old_form[1]}}}}}' is not a template; write "
+                            f"{{{{ steps.{old_form[1]}.text }}}} (or a previous_response "
+                            f"prompt part)")
     try:
         tree = _ENV.parse(text)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"template {_short(text)}: {_syntax_message(exc)}") from None
     _template(text)  # compiles it (and warms the cache for the run)
     _single_expression(text)
+    for call in tree.find_all(nodes.Call):
+        if isinstance(call.node, nodes.Name) and not known_name(call.node.name):
+            raise TemplateError(f"template {_short(text)}: {call.node.name}() is not a "
+                                f"function templates have; write the expression itself, "
+                                f"e.g. {{{{ inputs.a * inputs.b }}}}")
     found: list[tuple[str, str | None]] = []
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         target = node.node

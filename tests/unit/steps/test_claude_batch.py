@@ -150,9 +150,18 @@ def test_a_batch_without_something_to_ask_is_refused(tasks, message):
 def test_a_shared_option_rillet_refuses_is_told_once_with_the_reason():
     with pytest.raises(WorkflowError) as info:
         loads_workflow("workflow:\n  name: b\n  steps:\n    - name: b\n"
-                       "      type: claude_batch\n      claude_options: {output_format: text}\n"
+                       "      type: claude_batch\n      claude_options: {print: false}\n"
                        "      tasks: [{prompt: one}, {prompt: two}]\n", source="flow.yaml")
     message = str(info.value)
-    assert message.count("claude_options.output_format: not supported: rillet always "
-                         "reads the Claude CLI's stream-json") == 1
+    assert message.count("claude_options.print: can only be true") == 1
     assert "tasks[0]" not in message
+
+
+def test_pipeline_ex_claude_options_of_a_batch_reach_every_task():
+    workflow = loads_workflow(
+        "workflow:\n  name: b\n  steps:\n    - name: b\n      type: claude_batch\n"
+        "      claude_options: {output_format: json, verbose: true, max_turns: 2}\n"
+        "      tasks: [{prompt: one}, {prompt: two}]\n")
+    tasks = workflow.steps[0].steps
+    assert [(t.output_format, t.verbose, t.claude_options.max_turns) for t in tasks] == \
+        [("json", True, 2), ("json", True, 2)]

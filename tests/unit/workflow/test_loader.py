@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from rillet.errors import WorkflowError
-from rillet.workflow.loader import (
-    MOVED_FROM_CLAUDE_OPTIONS, json_schema, load_workflow, loads_workflow,
+from rillet.workflow.compat import MOVED_FROM_CLAUDE_OPTIONS
+from rillet.workflow.loader import json_schema, load_workflow, loads_workflow
+from rillet.workflow.schema import (
+    STEP_TYPES, ClaudeApiStep, ClaudeStep, GeminiStep, SetVariableStep,
 )
-from rillet.workflow.schema import ClaudeApiStep, ClaudeStep, GeminiStep, SetVariableStep
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "examples").glob("*.yaml"))
 
@@ -155,9 +156,7 @@ def test_unknown_step_type():
               type: claud
               prompt: "x"
     """) == ("flow.yaml:6: steps[0].type: unknown step type 'claud'; did you mean claude? "
-             "(step types: claude, claude_extract, claude_robust, claude_session, "
-             "claude_smart, gemini, gemini_instructor, set_variable, parallel, parallel_claude, "
-             "for_loop, while_loop, switch, pipeline, claude_batch)")
+             f"(step types: {', '.join(STEP_TYPES)})")
 
 
 def test_missing_step_type_and_missing_required_keys():
@@ -172,9 +171,7 @@ def test_missing_step_type_and_missing_required_keys():
     assert problems == [
         "flow.yaml:2: name: required, but missing",
         "flow.yaml:4: steps[0].type: missing: every step needs a type "
-        "(claude, claude_extract, claude_robust, claude_session, claude_smart, gemini, "
-        "gemini_instructor, set_variable, parallel, parallel_claude, for_loop, while_loop, "
-        "switch, pipeline, claude_batch)",
+        f"({', '.join(STEP_TYPES)})",
         "flow.yaml:6: steps[1].variables: required, but missing",
     ]
 
@@ -303,8 +300,9 @@ def test_template_names_are_checked_against_the_workflow():
         "earlier steps can be used",
         "flow.yaml:15: steps[2].claude: unknown option; expected one of: name, condition, "
         "mode, prompt, output_to_file, async_streaming, stream_handler, "
-        "stream_handler_opts, stream_buffer_size, collect_stream, timeout_s, mock, "
-        "output_schema, type, model, system_instruction, token_budget, functions",
+        "stream_handler_opts, stream_buffer_size, collect_stream, timeout_s, role, verbose, "
+        "output_format, mock, output_schema, type, model, system_instruction, token_budget, "
+        "functions",
     ]
 
 
@@ -426,8 +424,8 @@ def test_output_to_file_must_stay_inside_the_output_dir():
         "output directory (no leading / and no ..)",
         "flow.yaml:6: steps[1].output_to_file: '/etc/passwd' must be a relative path inside "
         "the output directory (no leading / and no ..)",
-        "flow.yaml:7: steps[2].output_to_file: templates are not filled in here; write a fixed "
-        "relative path",
+        "flow.yaml:7: steps[2].output_to_file: template: state.x is never set: no earlier "
+        "set_variable step sets it",
     ]
 
 
@@ -533,10 +531,11 @@ def test_reference_keys_rillet_does_not_take_say_why():
             - name: a
               type: claude
               prompt: x
-              claude_options: {output_format: json}
+              stream_file_path: out.txt
     """)
-    assert problem.startswith("flow.yaml:8: steps[0].claude_options.output_format: not "
-                              "supported: rillet always reads the Claude CLI's stream-json")
+    assert problem == ("flow.yaml:8: steps[0].stream_file_path: not supported: use "
+                       "stream_handler: file with stream_handler_opts: {file: {path: ...}} "
+                       "(see docs/migration-from-pipeline-ex.md)")
 
 
 def test_every_problem_is_reported_at_once():
@@ -556,7 +555,7 @@ def test_every_problem_is_reported_at_once():
               token_budget: {top_k: zero}
             - name: c
               type: claude
-              prompt: "{{ nope }}"
+              prompt: "{{ steps.nope.text }}"
               stream_handler: consol
     """)
     assert [p.split(": ")[0] + ": " + p.split(": ")[1] for p in problems] == [
@@ -604,15 +603,18 @@ def test_json_schema_describes_the_file_with_step_types_as_variants():
                   "ForLoopStep": "for_loop", "WhileLoopStep": "while_loop",
                   "SwitchStep": "switch", "PipelineStep": "pipeline",
                   "ClaudeBatchStep": "claude_batch"}
+    plain = {"DataTransformStep": "data_transform", "FileOpsStep": "file_ops"}
     assert refs == {"ClaudeStep", "ClaudeApiStep", "ClaudeSmartStep", "ClaudeRobustStep",
                     "ClaudeExtractStep", "ClaudeSessionStep", "GeminiStep",
-                    "GeminiInstructorStep", "SetVariableStep", *containers}
-    types = {name: schema["$defs"][name]["properties"]["type"]["const"] for name in refs}
+                    "GeminiInstructorStep", "SetVariableStep", "EchoStep", *containers, *plain}
+    types = {name: schema["$defs"][name]["properties"]["type"]["const"]
+             for name in refs - {"EchoStep"}}
     assert types == {"ClaudeStep": "claude", "ClaudeApiStep": "claude",
                      "ClaudeSmartStep": "claude_smart", "ClaudeRobustStep": "claude_robust",
                      "ClaudeExtractStep": "claude_extract", "ClaudeSessionStep": "claude_session",
                      "GeminiStep": "gemini", "GeminiInstructorStep": "gemini_instructor",
-                     "SetVariableStep": "set_variable", **containers}
+                     "SetVariableStep": "set_variable", **containers, **plain}
+    assert schema["$defs"]["EchoStep"]["properties"]["type"]["enum"] == ["echo", "test_echo"]
     assert schema["$defs"]["ClaudeStep"]["additionalProperties"] is False
     assert "source_path" not in json.dumps(schema)
 
@@ -654,3 +656,34 @@ def test_a_step_with_schema_problems_still_has_its_condition_and_prompt_checked(
     assert [p.split(": ")[1] for p in problems] == [
         "steps[0].prompt[0].content", "steps[0].condition", "steps[0].timeout_s"]
     assert "there is no step named 'zz'" in problems[0]
+
+
+def test_options_in_defaults_may_be_for_a_handler_only_a_nested_step_uses(tmp_path):
+    wf = loads_workflow(textwrap.dedent("""
+        workflow:
+          name: t
+          defaults:
+            stream_handler_opts: {file: {path: all.txt}}
+          steps:
+            - name: each
+              type: for_loop
+              data_source: [1]
+              steps:
+                - {name: a, type: claude, prompt: x, stream_handler: [file]}
+    """), source="flow.yaml")
+    assert wf.steps[0].steps[0].stream_handler == ["file"]
+
+
+def test_a_variable_set_inside_a_loop_is_known_after_it():
+    wf = loads_workflow(textwrap.dedent("""
+        workflow:
+          name: t
+          steps:
+            - name: each
+              type: for_loop
+              data_source: [1]
+              steps:
+                - {name: keep, type: set_variable, variables: {last: "{{ loop.item }}"}}
+            - {name: after, type: echo, value: "{{ state.last }}"}
+    """), source="flow.yaml")
+    assert [s.name for s in wf.steps] == ["each", "after"]

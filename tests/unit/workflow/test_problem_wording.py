@@ -8,7 +8,8 @@ import textwrap
 import pytest
 
 from rillet.errors import WorkflowError
-from rillet.workflow.loader import MOVED_FROM_CLAUDE_OPTIONS, loads_workflow
+from rillet.workflow.compat import MOVED_FROM_CLAUDE_OPTIONS
+from rillet.workflow.loader import loads_workflow
 
 
 def problems_of(text: str) -> list[str]:

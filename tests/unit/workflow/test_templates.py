@@ -61,7 +61,7 @@ def test_a_step_named_like_a_dict_method_is_the_step(ctx):
 @pytest.mark.parametrize(("template", "says"), [
     ("{{ steps.missing.text }}", "no step 'missing' has finished"),
     ("{{ state.nope }}", "'nope' is not set (set: count)"),
-    ("{{ topic }}", "'topic' is undefined"),
+    ("{{ subject }}", "'subject' is not set: a bare name is a variable of state, global_vars or inputs"),
     ("{{ steps.draft.nofield }}", "step 'draft' has no field 'nofield'"),
     ("Before {{ inputs.who }} after", "'who' is not set"),
 ])

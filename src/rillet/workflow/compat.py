@@ -1,0 +1,168 @@
+"""pipeline_ex's spellings, rewritten to rillet's before the file is validated.
+
+Each rewrite records where the key was written (`Problems.moved`), so an error about the
+new place is still told at the line the user wrote. Nothing is dropped without a word:
+a key is moved to where rillet reads it, converted (`timeout_ms` -> `timeout_s`), accepted
+because it asks for what rillet always does (`print: true`), or refused with a reason
+(rillet.workflow.problems.REFERENCE_HINTS).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rillet.workflow.problems import Loc, Problems, key_path
+
+GUIDE = "docs/migration-from-pipeline-ex.md"
+
+# Where pipeline_ex put step options: inside claude_options. They are moved to the step
+# (or to defaults), where rillet reads them for every model step.
+MOVED_FROM_CLAUDE_OPTIONS = ("async_streaming", "stream_handler", "stream_handler_opts",
+                             "stream_buffer_size", "timeout_s", "collect_stream", "verbose",
+                             "output_format")
+_MOVED_INTO_DEFAULTS = tuple(k for k in MOVED_FROM_CLAUDE_OPTIONS if k != "collect_stream")
+
+# Timeouts in other units: the key and how many of its unit make a second.
+TIMEOUT_UNITS = {"timeout_ms": 1000, "timeout_seconds": 1}
+
+# Containers whose own key is timeout_seconds (the whole loop's limit, not a model call's).
+OWN_TIMEOUT_SECONDS = ("while_loop",)
+
+# Options that ask for what rillet always does: true is accepted, false cannot be honoured.
+ALWAYS_ON = {
+    "pass_through_streaming": "rillet always streams a step's text on to the handlers and "
+                              "the next step",
+    "print": "rillet always runs the Claude CLI non-interactively (--print)",
+}
+
+# Workflow-level Agent SDK keys: pipeline_ex gave them to every Claude step.
+WORKFLOW_CLAUDE_OPTIONS = ("mcp_servers", "setting_sources", "agents")
+
+
+def normalize(raw: dict[str, Any], problems: Problems, loc: Loc = ("workflow",)) -> None:
+    """Rewrite `raw` (the mapping under `workflow:`, or an inline pipeline at `loc`) in
+    place."""
+    _rename(raw, "input", "inputs", loc, problems)
+    defaults = raw.get("defaults")
+    for key in WORKFLOW_CLAUDE_OPTIONS:
+        if key in raw:
+            if not isinstance(defaults, dict):
+                defaults = raw["defaults"] = {} if defaults is None else defaults
+            if isinstance(defaults, dict):
+                _into_defaults(raw, defaults, key, loc, problems)
+    if isinstance(defaults, dict):
+        where = loc + ("defaults",)
+        if "claude_output_format" in defaults:
+            _rename(defaults, "claude_output_format", "output_format", where, problems)
+        _from_claude_options(defaults, where, _MOVED_INTO_DEFAULTS, problems)
+    steps = raw.get("steps")
+    if isinstance(steps, list):
+        _normalize_steps(steps, loc + ("steps",), problems)
+
+
+def _normalize_steps(steps: list[Any], loc: Loc, problems: Problems) -> None:
+    for index, step in enumerate(steps):
+        if not isinstance(step, dict):
+            continue
+        where = loc + (index,)
+        if step.get("type") not in OWN_TIMEOUT_SECONDS:
+            _timeouts(step, where, problems)
+        _from_claude_options(step, where, MOVED_FROM_CLAUDE_OPTIONS, problems)
+        _flat_handler_options(step, where, problems)
+        for key, children in _child_lists(step):
+            _normalize_steps(children, where + key, problems)
+        inline = step.get("pipeline") if step.get("type") == "pipeline" else None
+        if isinstance(inline, dict):  # an inline pipeline: a workflow of its own
+            inner = inline.get("workflow", inline)
+            if isinstance(inner, dict):
+                normalize(inner, problems, where + (("pipeline", "workflow")
+                                                    if inner is not inline else ("pipeline",)))
+
+
+def _child_lists(step: dict[str, Any]) -> list[tuple[Loc, list[Any]]]:
+    """Every list of child steps a container holds: steps (parallel, loops),
+    parallel_tasks (parallel_claude), cases and default (switch)."""
+    found: list[tuple[Loc, list[Any]]] = [
+        ((key,), step[key]) for key in ("steps", "parallel_tasks", "default")
+        if isinstance(step.get(key), list)]
+    cases = step.get("cases")
+    if isinstance(cases, dict):
+        found += [(("cases", case), children) for case, children in cases.items()
+                  if isinstance(children, list)]
+    return found
+
+
+def _from_claude_options(holder: dict[str, Any], loc: Loc, keys: tuple[str, ...],
+                         problems: Problems) -> None:
+    options = holder.get("claude_options")
+    if not isinstance(options, dict):
+        return
+    options_loc = loc + ("claude_options",)
+    for key, why in ALWAYS_ON.items():
+        if key in options:
+            if options.pop(key) is not True:
+                problems.add(options_loc + (key,), f"can only be true: {why}; remove it "
+                             f"(see {GUIDE})")
+    _timeouts(options, options_loc, problems, into=holder, into_loc=loc)
+    for key in keys:
+        if key in options:
+            _put(holder, key, options.pop(key), loc, options_loc + (key,), problems)
+
+
+def _timeouts(source: dict[str, Any], loc: Loc, problems: Problems, *,
+              into: dict[str, Any] | None = None, into_loc: Loc | None = None) -> None:
+    """`timeout_ms: 300000` / `timeout_seconds: 300` become `timeout_s: 300`."""
+    target = source if into is None else into
+    target_loc = loc if into_loc is None else into_loc
+    for key, per_second in TIMEOUT_UNITS.items():
+        if key not in source:
+            continue
+        value = source.pop(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = value / per_second
+        _put(target, "timeout_s", value, target_loc, loc + (key,), problems)
+
+
+def _put(holder: dict[str, Any], key: str, value: Any, loc: Loc, old: Loc,
+         problems: Problems) -> None:
+    if key in holder:
+        if holder[key] == value:  # written twice alike (claude_output_format and output_format)
+            return
+        where = " (rillet reads it at the step level)" if len(loc) > 1 and \
+            loc[-2] == "steps" else ""
+        problems.add(old, f"also set as {key_path(loc + (key,))}; keep one{where}")
+        return
+    holder[key] = value
+    problems.moved[loc + (key,)] = old
+
+
+def _rename(holder: dict[str, Any], old: str, new: str, loc: Loc, problems: Problems) -> None:
+    if old in holder:
+        _put(holder, new, holder.pop(old), loc, loc + (old,), problems)
+
+
+def _into_defaults(raw: dict[str, Any], defaults: dict[str, Any], key: str, loc: Loc,
+                   problems: Problems) -> None:
+    options = defaults.setdefault("claude_options", {})
+    if not isinstance(options, dict):
+        return
+    _put(options, key, raw.pop(key), loc + ("defaults", "claude_options"), loc + (key,),
+         problems)
+
+
+def _flat_handler_options(step: dict[str, Any], loc: Loc, problems: Problems) -> None:
+    """pipeline_ex wrote one handler's options flat (`stream_handler_opts: {show_stats:
+    true}`); rillet keys them by handler. A flat mapping goes to the one handler named."""
+    opts = step.get("stream_handler_opts")
+    if not isinstance(opts, dict) or not opts or all(isinstance(v, dict) for v in opts.values()):
+        return
+    handlers = step.get("stream_handler")
+    names = [handlers] if isinstance(handlers, str) else handlers
+    if not isinstance(names, list) or len(names) != 1 or not isinstance(names[0], str):
+        problems.add(loc + ("stream_handler_opts",), "options written flat belong to one "
+                     "handler, but this step does not name exactly one stream_handler; key "
+                     "them by handler: {console: {show_stats: true}}")
+        del step["stream_handler_opts"]
+        return
+    step["stream_handler_opts"] = {names[0]: opts}
+    problems.moved[loc + ("stream_handler_opts", names[0])] = loc + ("stream_handler_opts",)

@@ -1,0 +1,351 @@
+"""pipeline_ex's keys: each is honoured (moved, converted, applied) or refused with a
+reason that points to the migration guide; none is accepted and then ignored."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from rillet.errors import WorkflowError
+from rillet.streaming.handler import resolve
+from rillet.streaming.handlers.console_presets import verbose_options
+from rillet.workflow.loader import loads_workflow
+
+
+def load(text: str):
+    return loads_workflow(textwrap.dedent(text), source="flow.yaml")
+
+
+def problems_of(text: str) -> list[str]:
+    with pytest.raises(WorkflowError) as info:
+        load(text)
+    return info.value.problems
+
+
+@pytest.mark.parametrize(("option", "seconds"), [("timeout_ms: 300000", 300),
+                                                 ("timeout_seconds: 7200", 7200)])
+def test_pipeline_ex_timeouts_become_the_step_timeout(option, seconds):
+    wf = load(f"""
+        workflow:
+          name: t
+          steps:
+            - name: a
+              type: claude
+              prompt: x
+              claude_options: {{max_turns: 1, {option}}}
+    """)
+    assert wf.steps[0].timeout_s == seconds
+    assert "timeout_ms" not in wf.steps[0].claude_options.model_dump()
+
+
+def test_a_bad_timeout_is_reported_where_it_was_written():
+    assert problems_of("""
+        workflow:
+          name: t
+          steps:
+            - name: a
+              type: claude
+              prompt: x
+              claude_options:
+                timeout_ms: soon
+    """) == ["flow.yaml:9: steps[0].claude_options.timeout_ms: Input should be a valid "
+             "number, unable to parse string as a number (got 'soon')"]
+
+
+def test_verbose_and_output_format_move_from_claude_options_and_defaults():
+    wf = load("""
+        workflow:
+          name: t
+          defaults:
+            claude_output_format: json
+            claude_options: {verbose: false}
+          steps:
+            - {name: a, type: claude, prompt: x}
+            - name: b
+              type: claude
+              prompt: x
+              claude_options: {verbose: true, output_format: text}
+    """)
+    assert (wf.steps[0].verbose, wf.steps[0].output_format) == (False, "json")
+    assert (wf.steps[1].verbose, wf.steps[1].output_format) == (True, "text")
+
+
+def test_an_output_format_rillet_does_not_know_is_refused():
+    [problem] = problems_of("""
+        workflow:
+          name: t
+          steps:
+            - {name: a, type: claude, prompt: x, claude_options: {output_format: xml}}
+    """)
+    assert problem.startswith("flow.yaml:5: steps[0].claude_options.output_format: Input "
+                              "should be 'text', 'json', 'stream-json' or 'stream_json'")
+
+
+def test_verbose_sets_the_console_detail_and_the_handlers_own_options_win():
+    assert verbose_options("console", {}, False) == {"show_tools": False,
+                                                     "show_thinking": False}
+    assert verbose_options("debug", {"show_tools": True}, False) == {
+        "show_tools": True, "show_thinking": False}
+    assert verbose_options("file", {"path": "x"}, False) == {"path": "x"}
+
+
+def test_options_that_ask_for_what_rillet_always_does_accept_only_true():
+    wf = load("""
+        workflow:
+          name: t
+          steps:
+            - {name: a, type: claude, prompt: x,
+               claude_options: {print: true, pass_through_streaming: true}}
+    """)
+    assert wf.steps[0].claude_options.model_dump(exclude_unset=True) == {}
+    [problem] = problems_of("""
+        workflow:
+          name: t
+          steps:
+            - {name: a, type: claude, prompt: x, claude_options: {print: false}}
+    """)
+    assert problem == ("flow.yaml:5: steps[0].claude_options.print: can only be true: rillet "
+                       "always runs the Claude CLI non-interactively (--print); remove it "
+                       "(see docs/migration-from-pipeline-ex.md)")
+
+
+def test_role_is_a_checked_label():
+    wf = load("""
+        workflow:
+          name: t
+          steps:
+            - {name: a, type: gemini, role: brain, prompt: x}
+    """)
+    assert wf.steps[0].role == "brain"
+    [problem] = problems_of("""
+        workflow:
+          name: t
+          steps:
+            - {name: a, type: gemini, role: boss, prompt: x}
+    """)
+    assert "steps[0].role: Input should be 'brain' or 'muscle'" in problem
+
+
+def test_workflow_level_agent_sdk_keys_reach_every_claude_step():
+    wf = load("""
+        workflow:
+          name: t
+          setting_sources: [project]
+          mcp_servers:
+            files: {type: stdio, command: npx, args: [server]}
+          agents:
+            reviewer: {description: Reviews code, prompt: You review., tools: [Read]}
+          steps:
+            - name: a
+              type: claude
+              prompt: x
+              claude_options:
+                mcp_servers: {web: {type: http, url: "http://localhost:1"}}
+            - {name: b, type: gemini, prompt: x}
+    """)
+    options = wf.steps[0].claude_options
+    assert options.setting_sources == ["project"]
+    assert set(options.mcp_servers) == {"files", "web"}  # merged, the step's own kept
+    assert options.agents["reviewer"].tools == ["Read"]
+
+
+def test_agents_become_sdk_agent_definitions():
+    from rillet.providers.base import ModelRequest
+    from rillet.providers.claude_agent_options import build_options
+
+    request = ModelRequest(step="a", prompt="x", options={"agents": {
+        "reviewer": {"description": "Reviews code", "prompt": "You review.",
+                     "tools": ["Read"], "model": None}}}, mode="mock")
+    agent = build_options(request, env={}).agents["reviewer"]
+    assert (agent.description, agent.prompt, agent.tools) == ("Reviews code", "You review.",
+                                                              ["Read"])
+
+
+def test_enable_skills_adds_the_skill_tool_to_listed_tools():
+    wf = load("""
+        workflow:
+          name: t
+          enable_skills: true
+          steps:
+            - {name: a, type: claude, prompt: x, claude_options: {allowed_tools: [Read]}}
+            - {name: b, type: claude, prompt: x}
+    """)
+    assert wf.steps[0].claude_options.allowed_tools == ["Read", "Skill"]
+    assert wf.steps[1].claude_options.allowed_tools is None  # every tool allowed already
+
+
+def test_input_is_read_as_inputs_and_environment_mode_is_kept():
+    wf = load("""
+        workflow:
+          name: t
+          input: {topic: rivers}
+          environment: {mode: production}
+          steps:
+            - {name: a, type: gemini, prompt: "{{ topic }}"}
+    """)
+    assert wf.inputs == {"topic": "rivers"}
+    assert wf.environment.mode == "production"
+
+
+@pytest.mark.parametrize(("where", "key"), [
+    ("hooks: {PreToolUse: [{matcher: Bash, hooks: [validate_bash]}]}", "hooks"),
+    ("memory_config: {auto_compact: true}", "memory_config"),
+    ("enable_context_management: true", "enable_context_management"),
+    ("environment: {mode: test, debug_level: detailed}", "environment.debug_level"),
+])
+def test_keys_pipeline_ex_never_honoured_are_refused_with_the_reason(where, key):
+    [problem] = problems_of(f"""
+        workflow:
+          name: t
+          {where}
+          steps:
+            - {{name: a, type: gemini, prompt: x}}
+    """)
+    assert problem.startswith(f"flow.yaml:4: {key}: not supported: ")
+    assert problem.endswith("(see docs/migration-from-pipeline-ex.md)")
+
+
+def test_flat_handler_options_belong_to_the_one_handler_named():
+    wf = load("""
+        workflow:
+          name: t
+          steps:
+            - name: a
+              type: claude
+              prompt: x
+              stream_handler: simple
+              stream_handler_opts: {show_stats: false}
+    """)
+    assert wf.steps[0].stream_handler_opts == {"simple": {"show_stats": False}}
+    [problem] = problems_of("""
+        workflow:
+          name: t
+          steps:
+            - name: a
+              type: claude
+              prompt: x
+              stream_handler: [console, file]
+              stream_handler_opts: {show_stats: false}
+    """)
+    assert "steps[0].stream_handler_opts: options written flat belong to one handler" in problem
+
+
+def test_flat_handler_options_are_checked_against_the_handler():
+    [problem] = problems_of("""
+        workflow:
+          name: t
+          steps:
+            - name: a
+              type: claude
+              prompt: x
+              stream_handler: simple
+              stream_handler_opts: {show_timestamps: true}
+    """)
+    assert problem.startswith("flow.yaml:9: steps[0].stream_handler_opts")
+    assert "show_timestamps: unknown option" in problem
+
+
+def test_simple_and_debug_are_the_console_with_other_defaults():
+    simple = resolve("simple").options()
+    debug = resolve("debug").options()
+    assert (simple.show_header, simple.show_thinking, simple.show_tools) == (False, False, True)
+    assert (debug.show_header, debug.preview_chars) == (True, 10_000)
+
+
+def test_conditions_may_read_the_environment():
+    wf = load("""
+        workflow:
+          name: t
+          environment: {mode: production}
+          steps:
+            - {name: a, type: gemini, prompt: x, condition: "workflow.environment == 'production'"}
+    """)
+    assert wf.steps[0].condition == "workflow.environment == 'production'"
+
+
+def test_pipeline_ex_keys_are_rewritten_inside_every_container():
+    wf = load("""
+        workflow:
+          name: t
+          steps:
+            - name: fan
+              type: parallel_claude
+              parallel_tasks:
+                - id: docs
+                  prompt: x
+                  claude_options: {max_turns: 1, timeout_ms: 5000, verbose: false,
+                                   output_format: text}
+            - name: each
+              type: for_loop
+              data_source: [a]
+              steps:
+                - name: pick
+                  type: switch
+                  expression: "{{ loop.item }}"
+                  cases:
+                    a:
+                      - {name: deep, type: claude, prompt: x, claude_options: {timeout_seconds: 9}}
+                  default:
+                    - {name: other, type: claude, prompt: x, timeout_ms: 2000}
+            - name: sub
+              type: pipeline
+              pipeline:
+                name: inline
+                steps:
+                  - {name: inner, type: claude, prompt: x, claude_options: {timeout_ms: 3000}}
+    """)
+    [task] = wf.steps[0].steps
+    assert (task.timeout_s, task.verbose, task.output_format) == (5, False, "text")
+    switch = wf.steps[1].steps[0]
+    assert switch.cases["a"][0].timeout_s == 9
+    assert switch.default[0].timeout_s == 2
+    assert wf.steps[2].pipeline["steps"][0] == {"name": "inner", "type": "claude",
+                                                "prompt": "x", "claude_options": {},
+                                                "timeout_s": 3}
+
+
+def test_a_while_loop_keeps_its_own_timeout_seconds():
+    wf = load("""
+        workflow:
+          name: t
+          steps:
+            - name: again
+              type: while_loop
+              condition: "loop.iteration < 2"
+              timeout_seconds: 60
+              steps:
+                - {name: tick, type: echo, value: 1}
+    """)
+    assert wf.steps[0].timeout_seconds == 60
+
+
+def test_container_conditions_are_checked_part_by_part():
+    assert problems_of("""
+        workflow:
+          name: t
+          steps:
+            - name: again
+              type: while_loop
+              condition:
+                or: ["loop.iteration < 2", "steps.nowhere.text"]
+              steps:
+                - {name: tick, type: echo, value: 1}
+    """) == ["flow.yaml:8: steps[0].condition.or[1]: condition: there is no step named "
+             "'nowhere'"]
+
+
+def test_a_for_loops_batch_size_is_refused_with_the_reason():
+    [problem] = problems_of("""
+        workflow:
+          name: t
+          steps:
+            - name: each
+              type: for_loop
+              data_source: [1]
+              batch_size: 25
+              steps:
+                - {name: tick, type: echo, value: 1}
+    """)
+    assert problem.startswith("flow.yaml:8: steps[0].batch_size: not supported: (of a "
+                              "for_loop) pipeline_ex ran long lists in batches")
