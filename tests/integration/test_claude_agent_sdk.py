@@ -24,8 +24,8 @@ from rillet.events import (
 )
 from rillet.providers.base import ModelRequest
 from rillet.providers.claude_agent import ClaudeAgentProvider
-from rillet.providers.claude_agent_messages import ClaudeMessageTranslator
-from rillet.providers.claude_agent_mock import mock_sdk_messages
+from rillet.providers.claude_agent.messages import ClaudeMessageTranslator
+from rillet.providers.claude_agent.mock import mock_sdk_messages
 from rillet.sim.script import Script, count_tokens
 from rillet.streaming.response import AsyncResponse
 

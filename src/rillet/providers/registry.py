@@ -157,7 +157,7 @@ def _create(kind: str, mode: str, base_url: str | None, script: Any) -> Any:
 
 
 def _import_claude_agent() -> Any:
-    import rillet.providers.claude_agent as module  # claude_agent_sdk: ~0.7 s
+    import rillet.providers.claude_agent.provider as module  # claude_agent_sdk: ~0.7 s
 
     return module
 

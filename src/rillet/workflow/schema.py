@@ -120,7 +120,7 @@ class AgentSpec(_Model):
 
 class ClaudeOptions(_Model):
     """Options of a `type: claude` step with `provider: claude_agent` (the Claude Agent SDK).
-    Each maps to one ClaudeAgentOptions field (rillet.providers.claude_agent_options)."""
+    Each maps to one ClaudeAgentOptions field (rillet.providers.claude_agent.options)."""
 
     max_turns: int | None = Field(default=None, ge=1)
     allowed_tools: list[str] | None = None

@@ -507,7 +507,7 @@ def test_a_workspace_that_could_never_be_made_refuses_the_run_at_once(write_work
 
 def test_the_workspace_is_created_when_the_claude_cli_is_set_up_to_run_in_it(tmp_path):
     from rillet.providers.base import ModelRequest
-    from rillet.providers.claude_agent_options import build_options
+    from rillet.providers.claude_agent.options import build_options
 
     workspace = tmp_path / "ws" / "nested"
     options = build_options(ModelRequest(step="s", prompt="hi", mode="sim",

@@ -15,7 +15,7 @@ import pytest
 
 from rillet.errors import ProviderError, StreamIncompleteError
 from rillet.events import MessageComplete, ResponseComplete, StreamRetry, TextDelta, Usage
-from rillet.providers.anthropic_api import (
+from rillet.providers.anthropic_api.provider import (
     DEFAULT_MAX_TOKENS, DEFAULT_MODEL, AnthropicAPIProvider, request_params, status_error,
     translated_attempts,
 )

@@ -19,9 +19,9 @@ from claude_agent_sdk import (
 
 from rillet.errors import ProviderError, StreamIncompleteError
 from rillet.events import ResponseComplete, TextDelta
-from rillet.providers import claude_agent
+from rillet.providers.claude_agent import provider as claude_agent
 from rillet.providers.base import ModelRequest
-from rillet.providers.claude_agent import ClaudeAgentProvider, sdk_error
+from rillet.providers.claude_agent.provider import ClaudeAgentProvider, sdk_error
 
 
 def delta(piece: str) -> StreamEvent:

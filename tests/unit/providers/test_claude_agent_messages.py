@@ -21,7 +21,7 @@ from rillet.events import (
     MessageComplete, ResponseComplete, StreamRetry, TextDelta, ThinkingDelta, ToolResult,
     ToolUse, Usage,
 )
-from rillet.providers.claude_agent_messages import ClaudeMessageTranslator, tool_result_text
+from rillet.providers.claude_agent.messages import ClaudeMessageTranslator, tool_result_text
 from rillet.streaming.response import AsyncResponse
 
 MODEL = "claude-sonnet-4-5"
@@ -272,7 +272,7 @@ def test_model_falls_back_to_the_init_model_without_stream_events():
 
 
 def test_prompt_cache_tokens_are_carried_into_usage_and_summed_over_messages():
-    from rillet.providers.anthropic_events import AnthropicEventTranslator
+    from rillet.providers.anthropic_api.events import AnthropicEventTranslator
 
     translator = AnthropicEventTranslator("s")
     cached = {"input_tokens": 5, "output_tokens": 1, "cache_read_input_tokens": 100,

@@ -15,8 +15,8 @@ from claude_agent_sdk import (
 
 from rillet.errors import ProviderError
 from rillet.events import ResponseComplete, StreamRetry, TextDelta, ToolResult, ToolUse
-from rillet.providers.claude_agent_messages import ClaudeMessageTranslator
-from rillet.providers.claude_agent_mock import mock_sdk_messages
+from rillet.providers.claude_agent.messages import ClaudeMessageTranslator
+from rillet.providers.claude_agent.mock import mock_sdk_messages
 from rillet.sim.anthropic_stream import anthropic_events
 from rillet.sim.script import Fault, Reply, Script, Timing, ToolCall, count_tokens
 

@@ -11,7 +11,7 @@ from claude_agent_sdk._internal.transport.subprocess_cli import SubprocessCLITra
 
 from rillet.errors import ProviderError
 from rillet.providers.base import ModelRequest
-from rillet.providers.claude_agent_options import (
+from rillet.providers.claude_agent.options import (
     MAPPED_KEYS, OTHER_BACKENDS, QUIET_ENV, build_options, cli_env,
 )
 

@@ -16,8 +16,8 @@ from rillet.events import (
 )
 from rillet.providers.attempts import StreamDropped
 from rillet.providers.base import ModelRequest
-from rillet.providers.gemini import config_params
-from rillet.providers.gemini_events import (
+from rillet.providers.gemini.provider import config_params
+from rillet.providers.gemini.events import (
     GeminiChunkTranslator, status_error, translated_attempts, wire_chunk,
 )
 from rillet.sim.gemini_stream import gemini_chunks

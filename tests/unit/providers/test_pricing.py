@@ -12,7 +12,7 @@ import pytest
 from rillet.events import (
     MessageComplete, ResponseComplete, StreamRetry, TextDelta, ThinkingDelta, Usage,
 )
-from rillet.providers.anthropic_events import AnthropicEventTranslator
+from rillet.providers.anthropic_api.events import AnthropicEventTranslator
 from rillet.providers.base import ModelRequest
 from rillet.providers.pricing import (
     CostReconciliation, PriceTableError, find_price, parse_price_file, price_table, price_usd,

@@ -9,7 +9,7 @@ import pytest
 import rillet
 from rillet.errors import WorkflowError
 from rillet.providers.base import ModelRequest
-from rillet.providers.claude_agent_options import build_options
+from rillet.providers.claude_agent.options import build_options
 from rillet.workflow.loader import loads_workflow
 
 

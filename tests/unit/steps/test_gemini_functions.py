@@ -11,7 +11,7 @@ import rillet
 from rillet.errors import WorkflowError
 from rillet.events import ToolUse
 from rillet.providers.base import ModelRequest
-from rillet.providers.gemini import config_params
+from rillet.providers.gemini.provider import config_params
 from rillet.sim.script import Script
 from rillet.workflow.loader import loads_workflow
 

@@ -10,7 +10,7 @@ from rillet.workflow.schema import (
 
 
 def test_claude_options_are_exactly_the_keys_the_claude_agent_provider_maps():
-    from rillet.providers.claude_agent_options import MAPPED_KEYS
+    from rillet.providers.claude_agent.options import MAPPED_KEYS
 
     assert set(ClaudeOptions.model_fields) == set(MAPPED_KEYS)
 

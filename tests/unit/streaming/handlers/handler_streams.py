@@ -19,8 +19,8 @@ from rillet.errors import ProviderError, StepError
 from rillet.events import (
     Event, StepCompleted, StepFailed, StepStarted, StreamRetry, TextDelta,
 )
-from rillet.providers.claude_agent_messages import ClaudeMessageTranslator
-from rillet.providers.claude_agent_mock import mock_sdk_messages
+from rillet.providers.claude_agent.messages import ClaudeMessageTranslator
+from rillet.providers.claude_agent.mock import mock_sdk_messages
 from rillet.result import StepResult
 from rillet.sim.script import Reply, Timing
 from rillet.streaming.response import AsyncResponse

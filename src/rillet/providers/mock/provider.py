@@ -7,10 +7,10 @@ the real provider of that kind runs:
 - `anthropic_api`: the simulator's raw Messages API events go through the real provider's
   attempt loop (`anthropic_api.translated_attempts`): same translator, same retries of a
   dropped stream, same error mapping. HTTP errors play out as the SDK's retries would.
-- `gemini`: the simulator's chunks, in the SDK's shape (`gemini_events.wire_chunk`), go
+- `gemini`: the simulator's chunks, in the SDK's shape (`gemini.events.wire_chunk`), go
   through the Gemini provider's attempt loop.
 - `claude_agent`: the SDK messages the CLI would deliver (`mock_sdk_messages`) go through
-  `ClaudeMessageTranslator`, as in `claude_agent.py`. A dropped or malformed stream plays
+  `ClaudeMessageTranslator`, as in the Claude provider. A dropped or malformed stream plays
   out as the CLI does it (recorded with the bundled CLI against the simulator): the CLI
   closes the broken message and retries a dropped one (`api_retry`, the text again), and
   when it gives up it reports a made-up assistant message and an error result.
@@ -51,10 +51,10 @@ _CLI_MALFORMED = ("API Error: JSON Parse error: Unterminated string (the mock se
 
 
 _MODULES = {
-    "claude_agent": ("rillet.providers.claude_agent_messages", "rillet.providers.claude_agent_mock",
-                     "rillet.providers.anthropic_api"),
-    "anthropic_api": ("rillet.providers.anthropic_api", "rillet.sim.anthropic_stream"),
-    "gemini": ("rillet.providers.gemini", "rillet.providers.gemini_events",
+    "claude_agent": ("rillet.providers.claude_agent.messages", "rillet.providers.claude_agent.mock",
+                     "rillet.providers.anthropic_api.provider"),
+    "anthropic_api": ("rillet.providers.anthropic_api.provider", "rillet.sim.anthropic_stream"),
+    "gemini": ("rillet.providers.gemini.provider", "rillet.providers.gemini.events",
                "rillet.sim.gemini_stream"),
 }
 
@@ -117,7 +117,7 @@ class MockProvider:
     # -- anthropic_api ----------------------------------------------------------------------
 
     def _anthropic_api(self, request: ModelRequest, reply: Reply) -> AsyncIterator[Event]:
-        from rillet.providers import anthropic_api as api
+        from rillet.providers.anthropic_api import provider as api
         from rillet.sim.anthropic_stream import anthropic_error, anthropic_events
 
         params = api.request_params(request)  # the real provider's checks of the options
@@ -142,8 +142,8 @@ class MockProvider:
     # -- gemini ------------------------------------------------------------------------------
 
     def _gemini(self, request: ModelRequest, reply: Reply) -> AsyncIterator[Event]:
-        from rillet.providers import gemini
-        from rillet.providers.gemini_events import (
+        from rillet.providers.gemini import provider as gemini
+        from rillet.providers.gemini.events import (
             RETRY_STATUSES, malformed_error, status_error, translated_attempts, wire_chunk,
         )
         from rillet.sim.gemini_stream import gemini_chunks, gemini_error
@@ -174,9 +174,9 @@ class MockProvider:
     async def _claude_agent(self, request: ModelRequest, reply: Reply) -> AsyncIterator[Event]:
         from claude_agent_sdk import StreamEvent, SystemMessage
 
-        from rillet.providers.anthropic_api import prompt_tokens
-        from rillet.providers.claude_agent_messages import ClaudeMessageTranslator
-        from rillet.providers.claude_agent_mock import mock_sdk_messages
+        from rillet.providers.anthropic_api.provider import prompt_tokens
+        from rillet.providers.claude_agent.messages import ClaudeMessageTranslator
+        from rillet.providers.claude_agent.mock import mock_sdk_messages
 
         step = request.step
         # Resuming keeps the session's id, as the CLI does (a fork gets a new one).
@@ -262,7 +262,7 @@ class _MockCLI:
         from claude_agent_sdk import AssistantMessage, ResultMessage, SystemMessage
         from claude_agent_sdk.types import TextBlock
 
-        from rillet.providers.claude_agent_messages import SYNTHETIC_MODEL
+        from rillet.providers.claude_agent.messages import SYNTHETIC_MODEL
 
         closing = [self._raw({"type": "content_block_stop", "index": index})
                    for index in sorted(open_blocks)]
@@ -380,7 +380,7 @@ def _uuid() -> str:
 
 
 def _cli_max_retries(request: ModelRequest) -> int:
-    from rillet.providers.claude_agent_mock import CLI_MAX_RETRIES
+    from rillet.providers.claude_agent.mock import CLI_MAX_RETRIES
 
     value = (request.options.get("env") or {}).get("CLAUDE_CODE_MAX_RETRIES")
     try:

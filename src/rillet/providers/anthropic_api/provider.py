@@ -23,7 +23,7 @@ from typing import Any
 
 from rillet.errors import ProviderError, StreamIncompleteError
 from rillet.events import Event, MessageComplete, ResponseComplete, StreamRetry, TextDelta
-from rillet.providers.anthropic_events import AnthropicEventTranslator
+from rillet.providers.anthropic_api.events import AnthropicEventTranslator
 from rillet.providers.attempts import (
     STREAM_RETRIES, HTTPProvider, StreamDropped, failed_stream, retried_attempts,
 )

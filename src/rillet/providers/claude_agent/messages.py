@@ -29,7 +29,7 @@ from rillet.errors import ProviderError
 from rillet.events import (
     Event, ResponseComplete, TextDelta, ThinkingDelta, ToolResult, ToolUse, Usage,
 )
-from rillet.providers.anthropic_events import AnthropicEventTranslator
+from rillet.providers.anthropic_api.events import AnthropicEventTranslator
 
 # The CLI's stand-in model name on the assistant message it makes up to carry an API
 # error ("API Error: 529 Overloaded…"): that text is a diagnostic, not model output.

@@ -20,7 +20,7 @@ from rillet.providers.attempts import (  # STREAM_RETRIES: part of this module's
     STREAM_RETRIES, HTTPProvider, StreamDropped, failed_stream,  # noqa: F401
 )
 from rillet.providers.base import ModelRequest
-from rillet.providers.gemini_events import (
+from rillet.providers.gemini.events import (
     RETRY_STATUSES, malformed_error, status_error, translated_attempts,
 )
 

@@ -25,9 +25,9 @@ from claude_agent_sdk import (
 from rillet.errors import ProviderError, StreamIncompleteError
 from rillet.events import Event
 from rillet.providers.base import Mode, ModelRequest
-from rillet.providers.claude_agent_messages import ClaudeMessageTranslator
-from rillet.providers.claude_agent_mock import mock_sdk_messages
-from rillet.providers.claude_agent_options import build_options, cli_env
+from rillet.providers.claude_agent.messages import ClaudeMessageTranslator
+from rillet.providers.claude_agent.mock import mock_sdk_messages
+from rillet.providers.claude_agent.options import build_options, cli_env
 
 __all__ = ["ClaudeAgentProvider", "ClaudeMessageTranslator", "mock_sdk_messages"]
 
