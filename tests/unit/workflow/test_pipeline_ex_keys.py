@@ -152,7 +152,7 @@ def test_workflow_level_agent_sdk_keys_reach_every_claude_step():
 
 def test_agents_become_sdk_agent_definitions():
     from rillet.providers.base import ModelRequest
-    from rillet.providers.claude_agent_options import build_options
+    from rillet.providers.claude_agent import build_options
 
     request = ModelRequest(step="a", prompt="x", options={"agents": {
         "reviewer": {"description": "Reviews code", "prompt": "You review.",
