@@ -22,6 +22,11 @@ MOVED_FROM_CLAUDE_OPTIONS = ("async_streaming", "stream_handler", "stream_handle
                              "output_format")
 _MOVED_INTO_DEFAULTS = tuple(k for k in MOVED_FROM_CLAUDE_OPTIONS if k != "collect_stream")
 
+# pipeline_ex's other names for a step option: (its key, rillet's). debug_mode added the
+# list of the CLI's message types to the result; rillet's verbose shows those messages (tool
+# calls, thinking) as they stream, and results.json keeps every event.
+RENAMED_IN_CLAUDE_OPTIONS = (("debug_mode", "verbose"),)
+
 # Timeouts in other units: the key and how many of its unit make a second.
 TIMEOUT_UNITS = {"timeout_ms": 1000, "timeout_seconds": 1}
 
@@ -104,6 +109,9 @@ def _from_claude_options(holder: dict[str, Any], loc: Loc, keys: tuple[str, ...]
                 problems.add(options_loc + (key,), f"can only be true: {why}; remove it "
                              f"(see {GUIDE})")
     _timeouts(options, options_loc, problems, into=holder, into_loc=loc)
+    for old, new in RENAMED_IN_CLAUDE_OPTIONS:
+        if old in options and new in keys:
+            _put(holder, new, options.pop(old), loc, options_loc + (old,), problems)
     for key in keys:
         if key in options:
             _put(holder, key, options.pop(key), loc, options_loc + (key,), problems)
