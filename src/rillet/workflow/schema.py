@@ -875,6 +875,10 @@ class BatchTask(_Model):
                                 "task_<i>); its result is steps.NAME[i].")
     prompt: Prompt | None = None
     file: str | None = Field(default=None, description="A file read as the first prompt part.")
+    claude_options: dict[str, Any] | None = Field(
+        default=None, description="This task's options, over the batch's claude_options.")
+    verbose: bool | None = None
+    output_format: OutputFormat | None = None
 
     @model_validator(mode="after")
     def _something_to_ask(self) -> BatchTask:
@@ -927,17 +931,23 @@ class ClaudeBatchStep(ContainerBase):
             parts = [{"type": "file", "path": task.file}] if task.file else []
             parts += [p.model_dump() for p in (task.prompt or [])]
             parts += [p.model_dump() for p in (self.prompt or [])]
+            own = task.model_dump(exclude_unset=True,
+                                  include={"claude_options", "verbose", "output_format"})
+            if "claude_options" in own:  # the task's options over the batch's
+                own["claude_options"] = {**shared.get("claude_options", {}),
+                                         **own["claude_options"]}
             try:
                 steps.append(_STEP_ADAPTER().validate_python({
                     "name": task.task_id or f"task_{index}", "type": kind, "prompt": parts,
-                    "timeout_s": self.batch_config.timeout_per_task / 1000, **shared}))
+                    "timeout_s": self.batch_config.timeout_per_task / 1000,
+                    **shared, **own}))
             except ValidationError as exc:
                 for e in exc.errors():  # a shared key's problem is told once, as the step's
                     loc, holder, _ = walk(Step, tuple(e["loc"]))
                     where = ".".join(str(p) for p in loc)
-                    own = loc[:1] and loc[0] not in shared
+                    mine = loc[:1] and (loc[0] not in shared or loc[0] in own)
                     problems.setdefault(
-                        f"tasks[{index}].{where}" if own else where,
+                        f"tasks[{index}].{where}" if mine else where,
                         unknown_key_message(str(loc[-1]), holder)
                         if e["type"] == "extra_forbidden" else e["msg"])
         if problems:
