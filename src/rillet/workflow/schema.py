@@ -378,19 +378,19 @@ class SessionConfig(_Model):
                                                   "it was.")
     description: str | None = None
     checkpoint_frequency: int | None = Field(
-        default=None, description="Refused: the session is saved after every turn.")
+        default=None, ge=1, description="Save every N turns: met for any N, the session is "
+                                        "saved after every turn.")
     continue_on_restart: bool | None = Field(
         default=None, description="Refused: `persist: true` is what continues a session in a "
                                   "later run.")
 
-    @field_validator("checkpoint_frequency", "continue_on_restart")
+    @field_validator("continue_on_restart")
     @classmethod
-    def _refused(cls, value: Any, info: Any) -> Any:
+    def _refused(cls, value: Any) -> Any:
         if value is None:
             return value
-        why = ("rillet saves the session after every turn" if info.field_name ==
-               "checkpoint_frequency" else "use persist: true to continue it in later runs")
-        raise ValueError(f"{info.field_name} is not supported: {why}")
+        raise ValueError("continue_on_restart is not supported: use persist: true to "
+                         "continue it in later runs")
 
 
 class ClaudeSessionStep(ClaudeSmartStep):
