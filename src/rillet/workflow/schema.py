@@ -325,6 +325,10 @@ class ClaudeSmartStep(ClaudeStep):
     preset: ClaudePreset | None = Field(
         default=None, description="development, production, analysis, chat or test; none: "
                                   "defaults.claude_preset, else development.")
+    environment_aware: bool | None = Field(
+        default=None, description="With no preset and no defaults.claude_preset: the preset "
+                                  "is workflow.environment.mode (development, production or "
+                                  "test).")
 
 
 class ExtractionConfig(_Model):
