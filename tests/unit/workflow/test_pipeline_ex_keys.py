@@ -369,3 +369,15 @@ def test_debug_mode_is_read_as_verbose_and_must_agree_with_it():
                verbose: false}
     """)
     assert "claude_options.debug_mode: also set as steps[0].verbose" in problem
+
+
+def test_a_steps_schema_is_refused_and_points_to_output_schema():
+    [problem] = problems_of("""
+        workflow:
+          name: t
+          steps:
+            - {name: a, type: claude_extract, prompt: x, schema: {name: string}}
+    """)
+    assert problem.startswith("flow.yaml:5: steps[0].schema: not supported: pipeline_ex read "
+                              "no step key named schema")
+    assert "output_schema on a claude step" in problem
