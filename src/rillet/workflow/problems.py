@@ -32,6 +32,8 @@ REFERENCE_HINTS = {
     "schema": "pipeline_ex read no step key named schema (its genesis files sketch the "
               "object they want with it); for a JSON object that fits a JSON Schema use "
               "output_schema on a claude step",
+    "options": "pipeline_ex read no step key named options (its steps read claude_options); "
+               "put these under claude_options",
     "enable_context_management": "pipeline_ex checked this key but nothing read it; remove it",
     "memory_config": "pipeline_ex checked this key but nothing read it; remove it",
     "max_input_tokens": "pipeline_ex checked this key but nothing read it (Gemini takes no "

@@ -381,3 +381,15 @@ def test_a_steps_schema_is_refused_and_points_to_output_schema():
     assert problem.startswith("flow.yaml:5: steps[0].schema: not supported: pipeline_ex read "
                               "no step key named schema")
     assert "output_schema on a claude step" in problem
+
+
+def test_a_steps_options_are_refused_and_point_to_claude_options():
+    [problem] = problems_of("""
+        workflow:
+          name: t
+          steps:
+            - {name: a, type: claude_smart, prompt: x, options: {max_turns: 20}}
+    """)
+    assert problem.startswith("flow.yaml:5: steps[0].options: not supported: pipeline_ex read "
+                              "no step key named options")
+    assert "put these under claude_options" in problem
