@@ -21,6 +21,12 @@ MOVED_FROM_CLAUDE_OPTIONS = ("async_streaming", "stream_handler", "stream_handle
                              "stream_buffer_size", "timeout_s", "collect_stream", "verbose",
                              "output_format")
 _MOVED_INTO_DEFAULTS = tuple(k for k in MOVED_FROM_CLAUDE_OPTIONS if k != "collect_stream")
+_MOVED_INTO_TASKS = ("verbose", "output_format")  # the step keys a claude_batch task takes
+
+# pipeline_ex's other names for a step option: (its key, rillet's). debug_mode added the
+# list of the CLI's message types to the result; rillet's verbose shows those messages (tool
+# calls, thinking) as they stream, and results.json keeps every event.
+RENAMED_IN_CLAUDE_OPTIONS = (("debug_mode", "verbose"),)
 
 # Timeouts in other units: the key and how many of its unit make a second.
 TIMEOUT_UNITS = {"timeout_ms": 1000, "timeout_seconds": 1}
@@ -68,6 +74,11 @@ def _normalize_steps(steps: list[Any], loc: Loc, problems: Problems) -> None:
         if step.get("type") not in OWN_TIMEOUT_SECONDS:
             _timeouts(step, where, problems)
         _from_claude_options(step, where, MOVED_FROM_CLAUDE_OPTIONS, problems)
+        if step.get("type") == "claude_batch" and isinstance(step.get("tasks"), list):
+            for i, task in enumerate(step["tasks"]):  # a task's own claude_options
+                if isinstance(task, dict):
+                    _from_claude_options(task, where + ("tasks", i), _MOVED_INTO_TASKS,
+                                         problems)
         _flat_handler_options(step, where, problems)
         for key, children in _child_lists(step):
             _normalize_steps(children, where + key, problems)
@@ -104,6 +115,9 @@ def _from_claude_options(holder: dict[str, Any], loc: Loc, keys: tuple[str, ...]
                 problems.add(options_loc + (key,), f"can only be true: {why}; remove it "
                              f"(see {GUIDE})")
     _timeouts(options, options_loc, problems, into=holder, into_loc=loc)
+    for old, new in RENAMED_IN_CLAUDE_OPTIONS:
+        if old in options and new in keys:
+            _put(holder, new, options.pop(old), loc, options_loc + (old,), problems)
     for key in keys:
         if key in options:
             _put(holder, key, options.pop(key), loc, options_loc + (key,), problems)

@@ -28,14 +28,15 @@ MERGED_OPTIONS = ("env", "mcp_servers")  # dict-valued options merged key by key
 _STEP_LEVEL = ("mode", "stream_buffer_size", "timeout_s", "verbose", "output_format")
 
 
-def apply_defaults(step: Any, defaults: Defaults) -> Any:
-    """A copy of `step` with the defaults filled in (the step itself is not changed)."""
+def apply_defaults(step: Any, defaults: Defaults, environment: str | None = None) -> Any:
+    """A copy of `step` with the defaults filled in (the step itself is not changed);
+    `environment` is workflow.environment.mode, the preset of environment-aware steps."""
     if isinstance(step, ContainerBase):  # a container's children get them too
-        return step.map_children(lambda child: apply_defaults(child, defaults))
+        return step.map_children(lambda child: apply_defaults(child, defaults, environment))
     if not isinstance(step, ModelStepBase):
         return step
     if isinstance(step, ClaudeSmartStep):
-        step = _with_preset(step, defaults)
+        step = _with_preset(step, defaults, environment)
     update: dict[str, Any] = {}
     for key in _STEP_LEVEL:
         if getattr(step, key) is None and getattr(defaults, key) is not None:
@@ -76,12 +77,15 @@ def handler_options(handlers: list[str], own: dict[str, dict[str, Any]],
     return merged
 
 
-def _with_preset(step: ClaudeSmartStep, defaults: Defaults) -> ClaudeSmartStep:
+def _with_preset(step: ClaudeSmartStep, defaults: Defaults,
+                 environment: str | None) -> ClaudeSmartStep:
     """The step with its preset's options under its own (and under the defaults', which
     _claude_options lays between them: only keys neither sets come from the preset)."""
     from rillet.steps.claude_smart import PRESET_TIMEOUT_S, default_preset, preset_options
 
-    name = step.preset or defaults.claude_preset or default_preset(step.type)
+    from_environment = environment if step.environment_aware else None
+    name = (step.preset or defaults.claude_preset or from_environment
+            or default_preset(step.type))
     given = {**defaults.claude_options.model_dump(exclude_unset=True),
              **step.claude_options.model_dump(exclude_unset=True)}
     preset = {k: v for k, v in preset_options(name).items() if k not in given}

@@ -189,7 +189,8 @@ def _validate(data: Any, problems: Problems) -> Workflow | None:
     if problems or shell is None:
         return None
     workflow = shell.workflow
-    steps = [apply_defaults(step, workflow.defaults) for step in steps]
+    mode = workflow.environment.mode if workflow.environment else None
+    steps = [apply_defaults(step, workflow.defaults, mode) for step in steps]
     if workflow.enable_skills:
         steps = [allow_skills(step) for step in steps]
     return workflow.model_copy(update={"steps": steps})

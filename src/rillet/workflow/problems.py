@@ -29,6 +29,11 @@ REFERENCE_HINTS = {
     "hooks": "pipeline_ex's hooks name its own Elixir functions (log_tool_use, validate_bash, "
              "audit_tool), which rillet does not have; limit tools with allowed_tools, "
              "disallowed_tools or permission_mode",
+    "schema": "pipeline_ex read no step key named schema (its genesis files sketch the "
+              "object they want with it); for a JSON object that fits a JSON Schema use "
+              "output_schema on a claude step",
+    "options": "pipeline_ex read no step key named options (its steps read claude_options); "
+               "put these under claude_options",
     "enable_context_management": "pipeline_ex checked this key but nothing read it; remove it",
     "memory_config": "pipeline_ex checked this key but nothing read it; remove it",
     "max_input_tokens": "pipeline_ex checked this key but nothing read it (Gemini takes no "

@@ -325,6 +325,10 @@ class ClaudeSmartStep(ClaudeStep):
     preset: ClaudePreset | None = Field(
         default=None, description="development, production, analysis, chat or test; none: "
                                   "defaults.claude_preset, else development.")
+    environment_aware: bool | None = Field(
+        default=None, description="With no preset and no defaults.claude_preset: the preset "
+                                  "is workflow.environment.mode (development, production or "
+                                  "test).")
 
 
 class ExtractionConfig(_Model):
@@ -378,19 +382,19 @@ class SessionConfig(_Model):
                                                   "it was.")
     description: str | None = None
     checkpoint_frequency: int | None = Field(
-        default=None, description="Refused: the session is saved after every turn.")
+        default=None, ge=1, description="Save every N turns: met for any N, the session is "
+                                        "saved after every turn.")
     continue_on_restart: bool | None = Field(
         default=None, description="Refused: `persist: true` is what continues a session in a "
                                   "later run.")
 
-    @field_validator("checkpoint_frequency", "continue_on_restart")
+    @field_validator("continue_on_restart")
     @classmethod
-    def _refused(cls, value: Any, info: Any) -> Any:
+    def _refused(cls, value: Any) -> Any:
         if value is None:
             return value
-        why = ("rillet saves the session after every turn" if info.field_name ==
-               "checkpoint_frequency" else "use persist: true to continue it in later runs")
-        raise ValueError(f"{info.field_name} is not supported: {why}")
+        raise ValueError("continue_on_restart is not supported: use persist: true to "
+                         "continue it in later runs")
 
 
 class ClaudeSessionStep(ClaudeSmartStep):
@@ -875,6 +879,10 @@ class BatchTask(_Model):
                                 "task_<i>); its result is steps.NAME[i].")
     prompt: Prompt | None = None
     file: str | None = Field(default=None, description="A file read as the first prompt part.")
+    claude_options: dict[str, Any] | None = Field(
+        default=None, description="This task's options, over the batch's claude_options.")
+    verbose: bool | None = None
+    output_format: OutputFormat | None = None
 
     @model_validator(mode="after")
     def _something_to_ask(self) -> BatchTask:
@@ -927,17 +935,23 @@ class ClaudeBatchStep(ContainerBase):
             parts = [{"type": "file", "path": task.file}] if task.file else []
             parts += [p.model_dump() for p in (task.prompt or [])]
             parts += [p.model_dump() for p in (self.prompt or [])]
+            own = task.model_dump(exclude_unset=True,
+                                  include={"claude_options", "verbose", "output_format"})
+            if "claude_options" in own:  # the task's options over the batch's
+                own["claude_options"] = {**shared.get("claude_options", {}),
+                                         **own["claude_options"]}
             try:
                 steps.append(_STEP_ADAPTER().validate_python({
                     "name": task.task_id or f"task_{index}", "type": kind, "prompt": parts,
-                    "timeout_s": self.batch_config.timeout_per_task / 1000, **shared}))
+                    "timeout_s": self.batch_config.timeout_per_task / 1000,
+                    **shared, **own}))
             except ValidationError as exc:
                 for e in exc.errors():  # a shared key's problem is told once, as the step's
                     loc, holder, _ = walk(Step, tuple(e["loc"]))
                     where = ".".join(str(p) for p in loc)
-                    own = loc[:1] and loc[0] not in shared
+                    mine = loc[:1] and (loc[0] not in shared or loc[0] in own)
                     problems.setdefault(
-                        f"tasks[{index}].{where}" if own else where,
+                        f"tasks[{index}].{where}" if mine else where,
                         unknown_key_message(str(loc[-1]), holder)
                         if e["type"] == "extra_forbidden" else e["msg"])
         if problems:

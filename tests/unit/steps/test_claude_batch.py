@@ -165,3 +165,27 @@ def test_pipeline_ex_claude_options_of_a_batch_reach_every_task():
     tasks = workflow.steps[0].steps
     assert [(t.output_format, t.verbose, t.claude_options.max_turns) for t in tasks] == \
         [("json", True, 2), ("json", True, 2)]
+
+
+def test_a_tasks_own_claude_options_go_over_the_batchs():
+    step, = loads_workflow(textwrap.dedent("""\
+        workflow:
+          name: batch
+          steps:
+            - name: b
+              type: claude_batch
+              claude_options: {max_turns: 1, output_format: text}
+              tasks:
+                - {prompt: one, claude_options: {max_turns: 3, output_format: json}}
+                - {prompt: two}
+        """)).steps
+    first, second = step.steps
+    assert (first.claude_options.max_turns, first.output_format) == (3, "json")
+    assert (second.claude_options.max_turns, second.output_format) == (1, "text")
+
+
+def test_a_tasks_unknown_option_is_told_at_the_task():
+    with pytest.raises(WorkflowError, match=r"tasks\[0\]\.claude_options\.colour"):
+        loads_workflow("workflow:\n  name: b\n  steps:\n    - name: b\n"
+                       "      type: claude_batch\n"
+                       "      tasks: [{prompt: one, claude_options: {colour: red}}]\n")

@@ -116,11 +116,18 @@ def test_continuing_a_session_that_never_started_is_a_clear_error(tmp_path):
     assert "claude_continue: session 'nowhere' has not started" in result.error
 
 
-@pytest.mark.parametrize("key, why", [("checkpoint_frequency: 5", "saves the session after "
-                                                                  "every turn"),
+@pytest.mark.parametrize("key, why", [("checkpoint_frequency: 0", "greater than or equal "
+                                                                  "to 1"),
                                       ("continue_on_restart: true", "use persist: true")])
 def test_pipeline_ex_session_keys_with_no_meaning_are_refused(key, why):
     text = ("workflow:\n  name: s\n  steps:\n    - name: t\n      type: claude_session\n"
             f"      prompt: go\n      session_config: {{{key}}}\n")
     with pytest.raises(WorkflowError, match=why):
         loads_workflow(text)
+
+
+def test_any_checkpoint_frequency_is_met_by_saving_every_turn():
+    text = ("workflow:\n  name: s\n  steps:\n    - name: t\n      type: claude_session\n"
+            "      prompt: go\n      session_config: {checkpoint_frequency: 5}\n")
+    step, = loads_workflow(text).steps
+    assert step.session_config.checkpoint_frequency == 5

@@ -220,3 +220,17 @@ def test_the_loaded_steps_are_what_the_engine_reads(tmp_path):
     assert request.options == {"max_turns": 3}
     assert request.system_prompt == "About rivers"
     assert request.prompt == "Go"
+
+
+def test_an_environment_aware_step_takes_the_environments_preset_if_none_is_named():
+    wf = loads_workflow(textwrap.dedent("""\
+        workflow:
+          name: t
+          environment: {mode: production}
+          steps:
+            - {name: aware, type: claude_smart, prompt: x, environment_aware: true}
+            - {name: named, type: claude_smart, prompt: x, environment_aware: true,
+               preset: analysis}
+            - {name: plain, type: claude_smart, prompt: x}
+        """))
+    assert [s.preset for s in wf.steps] == ["production", "analysis", "development"]

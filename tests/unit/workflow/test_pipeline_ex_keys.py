@@ -349,3 +349,47 @@ def test_a_for_loops_batch_size_is_refused_with_the_reason():
     """)
     assert problem.startswith("flow.yaml:8: steps[0].batch_size: not supported: (of a "
                               "for_loop) pipeline_ex ran long lists in batches")
+
+
+def test_debug_mode_is_read_as_verbose_and_must_agree_with_it():
+    wf = load("""
+        workflow:
+          name: t
+          steps:
+            - {name: a, type: claude, prompt: x, claude_options: {debug_mode: true}}
+            - {name: b, type: claude, prompt: x, claude_options: {debug_mode: false}}
+    """)
+    assert (wf.steps[0].verbose, wf.steps[1].verbose) == (True, False)
+    assert "debug_mode" not in wf.steps[0].claude_options.model_dump()
+    [problem] = problems_of("""
+        workflow:
+          name: t
+          steps:
+            - {name: a, type: claude, prompt: x, claude_options: {debug_mode: true},
+               verbose: false}
+    """)
+    assert "claude_options.debug_mode: also set as steps[0].verbose" in problem
+
+
+def test_a_steps_schema_is_refused_and_points_to_output_schema():
+    [problem] = problems_of("""
+        workflow:
+          name: t
+          steps:
+            - {name: a, type: claude_extract, prompt: x, schema: {name: string}}
+    """)
+    assert problem.startswith("flow.yaml:5: steps[0].schema: not supported: pipeline_ex read "
+                              "no step key named schema")
+    assert "output_schema on a claude step" in problem
+
+
+def test_a_steps_options_are_refused_and_point_to_claude_options():
+    [problem] = problems_of("""
+        workflow:
+          name: t
+          steps:
+            - {name: a, type: claude_smart, prompt: x, options: {max_turns: 20}}
+    """)
+    assert problem.startswith("flow.yaml:5: steps[0].options: not supported: pipeline_ex read "
+                              "no step key named options")
+    assert "put these under claude_options" in problem
