@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from rillet.errors import ProviderError
 from rillet.events import Event
 
 Mode = Literal["mock", "sim", "live"]
@@ -52,3 +53,13 @@ class Provider(Protocol):
     def stream(self, request: ModelRequest) -> AsyncIterator[Event]: ...
 
     async def aclose(self) -> None: ...
+
+
+def refuse_unknown_options(request: ModelRequest, known: frozenset[str], provider: str,
+                           takes: str = "it takes") -> None:
+    """A provider takes only the options it maps; anything else is the step's mistake."""
+    unknown = sorted(set(request.options) - known)
+    if unknown:
+        raise ProviderError(
+            f"step '{request.step}': option '{unknown[0]}' is not one the {provider} provider "
+            f"knows ({takes}: {', '.join(sorted(known))})", kind="invalid_request")

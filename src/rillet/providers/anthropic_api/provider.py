@@ -27,7 +27,7 @@ from rillet.providers.anthropic_api.events import AnthropicEventTranslator
 from rillet.providers.attempts import (
     STREAM_RETRIES, HTTPProvider, StreamDropped, failed_stream, retried_attempts,
 )
-from rillet.providers.base import ModelRequest
+from rillet.providers.base import ModelRequest, refuse_unknown_options
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
 DEFAULT_MAX_TOKENS = 4096
@@ -85,13 +85,8 @@ async def translated_attempts(request: ModelRequest, open_attempt: OpenAttempt, 
 
 def request_params(request: ModelRequest) -> dict[str, Any]:
     """The keyword arguments of `messages.create` for `request` (stream excluded)."""
+    refuse_unknown_options(request, OPTION_KEYS, "Anthropic Messages API")
     options = request.options
-    unknown = sorted(set(options) - OPTION_KEYS)
-    if unknown:
-        raise ProviderError(
-            f"step '{request.step}': option '{unknown[0]}' is not one the Anthropic Messages "
-            f"API provider knows (it takes: {', '.join(sorted(OPTION_KEYS))})",
-            kind="invalid_request")
     params: dict[str, Any] = {
         "model": request.model or DEFAULT_MODEL,
         "max_tokens": int(options.get("max_tokens") or DEFAULT_MAX_TOKENS),

@@ -19,7 +19,7 @@ from rillet.events import Event
 from rillet.providers.attempts import (  # STREAM_RETRIES: part of this module's face
     STREAM_RETRIES, HTTPProvider, StreamDropped, failed_stream,  # noqa: F401
 )
-from rillet.providers.base import ModelRequest
+from rillet.providers.base import ModelRequest, refuse_unknown_options
 from rillet.providers.gemini.events import (
     RETRY_STATUSES, malformed_error, status_error, translated_attempts,
 )
@@ -39,13 +39,8 @@ OPTION_KEYS = frozenset({"max_output_tokens", "temperature", "top_p", "top_k",
 
 def config_params(request: ModelRequest) -> dict[str, Any]:
     """The GenerateContentConfig fields for `request` (thinking as a plain dict)."""
+    refuse_unknown_options(request, OPTION_KEYS, "Gemini", takes="token_budget takes")
     options = request.options
-    unknown = sorted(set(options) - OPTION_KEYS)
-    if unknown:
-        raise ProviderError(
-            f"step '{request.step}': option '{unknown[0]}' is not one the Gemini provider "
-            f"knows (token_budget takes: {', '.join(sorted(OPTION_KEYS))})",
-            kind="invalid_request")
     config: dict[str, Any] = {key: options[key] for key in
                               ("max_output_tokens", "temperature", "top_p", "top_k")
                               if options.get(key) is not None}
