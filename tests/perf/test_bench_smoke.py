@@ -31,7 +31,7 @@ def quick_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, dict]:
     out = tmp_path_factory.mktemp("bench")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--out", str(out)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=110)
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
     files = list(out.glob("*-quick.json"))
     assert len(files) == 1, done.stdout + done.stderr
     return done, json.loads(files[0].read_text())
