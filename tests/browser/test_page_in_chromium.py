@@ -294,7 +294,7 @@ workflow:
           summary: "{SUMMARY}"
           findings: [{{title: "refresh() holds the lock"}}, {{title: "no test with a cold cache"}}]
           approve: false
-        timing: {{pattern: slow, first_token_delay_s: 0, tokens_per_second: 40}}
+        timing: {{pattern: slow, first_token_delay_s: 0, tokens_per_second: 25}}
 """
 
 
