@@ -1054,6 +1054,9 @@ class Workflow(_Model):
     checkpoint_enabled: bool = False
     checkpoint_dir: str = "./checkpoints"
     global_vars: dict[str, Any] = Field(default_factory=dict)
+    variables: dict[str, Any] = Field(default_factory=dict, description=(
+        "The state the run starts with ({{ state.x }}), as if a first set_variable step "
+        "had set it; set_variable steps change it."))
     inputs: dict[str, Any] = Field(default_factory=dict,
                                    description="Defaults for {{ inputs.x }}; `--input` overrides.")
     max_cost_usd: float | None = Field(default=None, gt=0)
