@@ -392,7 +392,10 @@ def _reference(root: str, key: str | None, scope: Scope) -> str | None:
                            f"an earlier data_transform)"
     if root == "state" and key not in scope.state:
         return _unset("state", key, scope.state, "no earlier set_variable step sets it")
-    if root == "global_vars" and key not in scope.global_vars:
+    if root == "global_vars" and key not in scope.global_vars \
+            and did_you_mean(key, scope.global_vars):
+        # Without a near name it is a parent pipeline's (caller_values notes it and a run
+        # without it is refused); with one, most likely a typo.
         return _unset("global_vars", key, scope.global_vars,
                       "it is not in global_vars and no earlier set_variable step "
                       "(scope: global) sets it")
