@@ -388,8 +388,9 @@ def _reference(root: str, key: str | None, scope: Scope) -> str | None:
         if key in scope.state and key not in scope.all_steps:
             return None  # the output_field of an earlier data_transform
         problem = _step_reference(key, scope)
-        return problem and f"previous_response:{key}: {problem} (nor an output_field of " \
-                           f"an earlier data_transform)"
+        if problem and key not in scope.all_steps:
+            problem += " (nor an output_field of an earlier data_transform)"
+        return problem and f"previous_response: {problem}"
     if root == "state" and key not in scope.state:
         return _unset("state", key, scope.state, "no earlier set_variable step sets it")
     if root == "global_vars" and key not in scope.global_vars \
