@@ -178,10 +178,12 @@ def _one_variable(step: dict[str, Any], loc: Loc, problems: Problems) -> None:
     if "value" not in step:
         problems.add(loc + ("variable",), "variable: needs value: beside it (or write "
                                           "variables: {NAME: VALUE})")
+        step["variables"] = {str(name): None}  # reported once, here, not again as missing
         return
     if not isinstance(name, str) or not name:
         problems.add(loc + ("variable",), "variable: is the name to set, a string")
         step.pop("value")
+        step["variables"] = {}
         return
     step["variables"] = {name: step.pop("value")}
     problems.moved[loc + ("variables",)] = loc + ("variable",)
