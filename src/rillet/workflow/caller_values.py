@@ -101,8 +101,10 @@ def _tree(step: Any) -> Iterator[Any]:
 
 
 def _template_texts(steps: list[Any]) -> Iterator[str]:
-    for step in steps:
-        data = step.model_dump(mode="json", exclude_unset=True)
+    for step in steps:  # each step of the tree once: a container without its children
+        children = {"steps", "parallel_tasks", "cases", "default"} \
+            if isinstance(step, ContainerBase) else set()
+        data = step.model_dump(mode="json", exclude_unset=True, exclude=children)
         if isinstance(step, PipelineStep):
             data.pop("pipeline", None)  # an inline pipeline's own inputs are its caller's
         for key in _CONDITION_KEYS:

@@ -116,3 +116,28 @@ async def test_a_nested_pipeline_without_them_fails_before_its_steps(tmp_path: P
            "this step does not give (add them to its inputs: or set " \
            "config.inherit_context: true)" in result.error
     assert result.results["sub"].children == {}  # none of the child's steps ran
+
+
+def test_names_read_inside_containers_count_once():
+    workflow = load("""
+        workflow:
+          name: t
+          steps:
+            - name: each
+              type: for_loop
+              iterator: x
+              data_source: "{{ inputs.items }}"
+              steps:
+                - {name: a, type: echo, value: "{{ loop.x }} {{ inputs.label }}"}
+                - {name: b, type: echo, value: "{{ inputs.label }}"}
+    """)
+    assert needed(workflow) == [("inputs", "items"), ("inputs", "label")]
+
+
+def test_a_test_echo_step_serializes_without_warnings():
+    import warnings
+
+    workflow = load("workflow:\n  name: t\n  steps:\n    - {name: a, type: test_echo, value: 1}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert workflow.model_dump(mode="json")["steps"][0]["type"] == "test_echo"
