@@ -28,9 +28,28 @@ def to_jinja(text: str) -> str:
 
 def _rewrite(match: re.Match[str]) -> str:
     opener, expr, closer = match.groups()
+    in_string = _string_positions(expr)
     expr = _PREVIOUS_RESPONSE.sub(
-        lambda m: f"previous_response('{m[1].replace(':', '.')}')", expr)
+        lambda m: m[0] if m.start() in in_string
+        else f"previous_response('{m[1].replace(':', '.')}')", expr)
     return opener + _ternary(expr) + closer
+
+
+def _string_positions(expr: str) -> set[int]:
+    """Indexes of characters inside a quoted string literal (left as they are)."""
+    inside, quote, escaped = set(), "", False
+    for index, char in enumerate(expr):
+        if quote:
+            inside.add(index)
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+    return inside
 
 
 def _ternary(expr: str) -> str:

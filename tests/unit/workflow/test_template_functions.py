@@ -118,6 +118,10 @@ def test_previous_response_of_nothing_says_what_it_looked_for(ctx):
     assert "no 'nope' in the value of 'tally'" in str(info.value)
 
 
+def test_previous_response_inside_a_string_is_text(ctx):
+    assert render("{{ 'previous_response:tally' }}", ctx) == "previous_response:tally"
+
+
 def test_check_reports_previous_response_names():
     assert ("previous_response", "tally") in check("{{ previous_response:tally.rows }}")
 
