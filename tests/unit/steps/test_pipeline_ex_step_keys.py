@@ -174,3 +174,20 @@ async def test_previous_response_names_a_data_transform_output_field(run):
     assert result.status == "completed", result.error
     assert result["gold_avg"].text == "20.0"
     assert result["report"].text.startswith('gold: 20.0; tiers: {"gold": [')
+
+
+async def test_a_loop_over_a_set_variable_s_result_as_performance_demo_writes_it(run):
+    result = await run(flow("""
+        - {name: generate_data, type: set_variable, variable: large_dataset, value: [a, b]}
+        - name: each
+          type: for_loop
+          iterator: item
+          data_source: "previous_response:generate_data:large_dataset"
+          steps:
+            - {name: validate_item, type: set_variable, variable: validated,
+               value: "{{loop.item}}_validated"}
+            - {name: show, type: echo, value: "{{ state.validated }}"}
+    """))
+    assert result.status == "completed", result.error
+    assert [iteration["show"].text for iteration in result["each"].children] == \
+        ["a_validated", "b_validated"]
