@@ -163,6 +163,10 @@ def run(
         "--no-code", metavar="", help="Refuse to run a workflow that names code (handlers, callbacks, "
                                       "hooks, MCP servers, shell tools): for files from elsewhere.")
                        ] = False,
+    unset_names: Annotated[str, typer.Option(
+        "--unset-names", metavar="error|empty", help="A template name nothing set: error stops the "
+             "run (default); empty renders it as empty text with a warning, as pipeline_ex did.")
+                           ] = "error",
 ) -> None:
     """Run a workflow, streaming every step as it happens."""
     from rillet.api import run_async
@@ -170,6 +174,8 @@ def run(
 
     if mode is not None and mode not in ("mock", "sim", "live", "mixed"):
         raise typer.BadParameter("choose mock, sim, live or mixed", param_hint="--mode")
+    if unset_names not in ("error", "empty"):
+        raise typer.BadParameter("choose error or empty", param_hint="--unset-names")
     workflow = _load(file)
     _check_arguments(output_dir=output_dir, workspace_dir=workspace_dir, script=script)
     if no_code:
@@ -192,6 +198,7 @@ def run(
         listeners=listeners, script=script, resume=resume, telemetry=telemetry,
         prewarm=prewarm, quiet=quiet or json_lines, allow_code=not no_code,
         read_paths=[p.resolve() for p in allow_read or ()], max_file_bytes=max_file_size,
+        unset_names=unset_names,
     )
     try:
         result = asyncio.run(_until_sigterm(run_async(workflow, **options)))

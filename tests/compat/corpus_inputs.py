@@ -2,7 +2,11 @@
 test_pipeline_ex_corpus.py and measure_corpus.py alike: the values pipeline_ex's docs,
 usage comments and tests give it.
 
-`inputs` go on the command line (`--input NAME=VALUE`). A file that also reads a parent's
+`inputs` go on the command line (`--input NAME=VALUE`). `script` names a mock script in
+pipeline_ex_scripts/ (rillet's test data, not pipeline_ex's) for a file whose later steps
+need a model's answer in a given shape (`--script FILE`). `unset_names: empty` runs a file
+that relies on pipeline_ex rendering a name nothing set as empty text (`--unset-names
+empty`), with the reason beside it. A file that also reads a parent's
 `global_vars` is a nested-pipeline fixture: it runs under a small parent workflow (written
 by `parent_workflow`) that has those global_vars and calls it with `config.inherit_context:
 true` and the inputs, as pipeline_ex's own test does.
@@ -11,7 +15,7 @@ true` and the inputs, as pipeline_ex's own test does.
 from __future__ import annotations
 
 import json
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 CALLERS: dict[str, dict[str, dict[str, Any]]] = {
@@ -30,9 +34,17 @@ CALLERS: dict[str, dict[str, dict[str, Any]]] = {
         "global_vars": {"parent_var": "parent_value"}},
     # lib/mix/tasks/pipeline.generate.ex gives the request on the command line and puts it
     # in for {{pipeline_request}}; the example is README_GENESIS.md's.
+    # Its prompt shows `{{first_step.output}}` as an example of the syntax the generated
+    # pipeline may use; pipeline_ex rendered that unset name as empty text.
     "working_genesis.yaml": {
-        "inputs": {"pipeline_request": "Create a pipeline that analyzes code quality"}},
+        "inputs": {"pipeline_request": "Create a pipeline that analyzes code quality"},
+        "unset_names": "empty"},
+    # Its data_transform steps read the JSON its first (gemini) step is asked for; the
+    # mock's default answer is prose, so a script gives that step sample JSON.
+    "examples/data_transform_example.yaml": {"script": "data_transform_example.yaml"},
 }
+
+SCRIPTS = Path(__file__).parent / "pipeline_ex_scripts"
 
 
 def inputs_of(path: str) -> dict[str, Any]:
@@ -45,6 +57,22 @@ def input_arguments(path: str) -> list[str]:
     pairs = [f"{name}={value if isinstance(value, str) else json.dumps(value)}"
              for name, value in inputs_of(path).items()]
     return [arg for pair in pairs for arg in ("-i", pair)]
+
+
+def run_options(path: str) -> dict[str, Any]:
+    """The options besides inputs, as rillet.run_async takes them."""
+    entry, options = CALLERS.get(path, {}), {}
+    if "script" in entry:
+        options["script"] = SCRIPTS / entry["script"]
+    if "unset_names" in entry:
+        options["unset_names"] = entry["unset_names"]
+    return options
+
+
+def option_arguments(path: str) -> list[str]:
+    """The same options as `rillet run` arguments."""
+    return [arg for name, value in run_options(path).items()
+            for arg in (f"--{name.replace('_', '-')}", str(value))]
 
 
 def needs_parent(path: str) -> bool:

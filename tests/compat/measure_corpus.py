@@ -4,7 +4,8 @@
     .venv/bin/python tests/compat/measure_corpus.py PATH/TO/pipeline_ex [--verbose]
 
 The checkout is copied to a temporary folder first, so runs write nothing into it. Files
-that need values from their caller get the ones corpus_inputs.py lists. A file
+that need values from their caller (or a mock script, or `--unset-names empty`) get the
+ones corpus_inputs.py lists. A file
 with no top-level `workflow:` key is not a workflow (pipeline_ex refuses it too) and is left
 out of the percentages.
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from corpus_inputs import input_arguments, needs_parent, parent_workflow
+from corpus_inputs import input_arguments, needs_parent, option_arguments, parent_workflow
 
 HERE = Path(__file__).parent
 RILLET = Path(sys.executable).with_name("rillet")
@@ -66,7 +67,8 @@ def measure(checkout: Path, verbose: bool) -> int:
                     target, cwd, inputs = parent.name, tree, []
                 run = subprocess.run(
                     [RILLET, "run", "--mode", "mock", "-q", "--output-dir",
-                     str(Path(tmp) / "out" / name), target, *inputs],
+                     str(Path(tmp) / "out" / name), *option_arguments(name), target,
+                     *inputs],
                     cwd=cwd, capture_output=True, text=True, timeout=300)
             why = first_line(validate.stdout + validate.stderr) if validate.returncode else (
                 first_line(run.stdout + run.stderr) if run.returncode else "")

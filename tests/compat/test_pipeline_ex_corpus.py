@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import rillet
-from corpus_inputs import inputs_of, needs_parent, parent_workflow
+from corpus_inputs import inputs_of, needs_parent, parent_workflow, run_options
 from rillet.workflow.loader import load_workflow
 
 CORPUS = Path(__file__).parent / "pipeline_ex"
@@ -29,11 +29,8 @@ NOT_RUN = {
                                                           "outside the repository",
     "research_paper_improvement_pipeline.yaml": "reads ../research_papers/…, outside the "
                                                 "repository",
-    "working_genesis.yaml": "{{first_step.output}} in its prompt is never set",
     "research_paper_improvement_native_loop.yaml": "reads ../research_papers/…, outside "
                                                    "the repository",
-    "examples/data_transform_example.yaml": "its data_transform steps read JSON from a "
-                                            "gemini step, and the mock's reply is prose",
 }
 RUNNABLE = [path for path in COPIED if path not in NOT_RUN]
 
@@ -60,9 +57,41 @@ async def test_pipeline_ex_file_runs_in_mock_mode(path, tmp_path):
         target, inputs = corpus / "parent.yaml", {}
         target.write_text(parent_workflow(path), encoding="utf-8")
     result = await rillet.run_async(target, mode="mock", output_dir=tmp_path / "out",
-                                    workspace_dir=tmp_path / "ws", inputs=inputs)
+                                    workspace_dir=tmp_path / "ws", inputs=inputs,
+                                    **run_options(path))
     assert result.status == "completed", result.error
     assert all(r.success for r in result.results.values())
+    return result
+
+
+async def test_data_transform_example_transforms_the_scripted_data(tmp_path):
+    """Its mock script (pipeline_ex_scripts/) answers the first step with sample JSON, and
+    the data_transform steps really filter, join, group, average and map it."""
+    result = await test_pipeline_ex_file_runs_in_mock_mode(
+        "examples/data_transform_example.yaml", tmp_path)
+    orders = result["filter_high_value_orders"].data
+    assert [o["id"] for o in orders] == [3, 7, 1, 9, 4]  # completed, over 100, by total
+    enriched = result["enrich_orders_with_users"].data
+    assert [(o["user_id"], o["name"], o["tier"]) for o in enriched][:2] == [
+        (3, "Cleo", "gold"), (2, "Ben", "silver")]
+    assert sorted(result["group_by_user_tier"].data) == ["bronze", "gold", "silver"]
+    assert float(result["calculate_tier_stats"].text) == pytest.approx((420.5 + 250 + 130) / 3)
+    premium = result["categorize_products"].data
+    assert [(p["name"], p["category"]) for p in premium] == [
+        ("Tablet", "tech"), ("Headphones", "tech"), ("Sneakers", "fashion"),
+        ("Novel", "media"), ("Charger", "tech")]
+
+
+async def test_working_genesis_runs_with_its_example_name_empty(tmp_path):
+    """`{{first_step.output}}` is example text in its prompt: with unset_names="empty" (its
+    entry in corpus_inputs.py) it renders as nothing, and the run records one warning."""
+    result = await test_pipeline_ex_file_runs_in_mock_mode("working_genesis.yaml", tmp_path)
+    assert [w for w in result.warnings if "'first_step'" in w] == result.warnings
+    assert len(result.warnings) == 1
+    strict = await rillet.run_async(CORPUS / "working_genesis.yaml", mode="mock",
+                                    output_dir=tmp_path / "strict", workspace_dir=tmp_path / "ws",
+                                    inputs=inputs_of("working_genesis.yaml"))
+    assert strict.status == "failed" and "'first_step' is not set" in strict.error
 
 
 def refused_in_guide() -> dict[str, str]:

@@ -97,3 +97,24 @@ def test_telemetry_flag_exports_the_run_and_step_spans(tmp_path):
     assert '"name": "rillet.pipeline"' in done.stderr
     assert '"name": "rillet.step"' in done.stderr
     assert '"rillet.step": "write"' in done.stderr
+
+
+def test_unset_names_empty_runs_a_prompt_with_a_name_nothing_set(tmp_path):
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(textwrap.dedent("""
+        workflow:
+          name: unset
+          steps:
+            - {name: write, type: claude, prompt: "Use {{first_step.output}} here", mock: ok}
+    """))
+    args = ["run", str(flow), "--mode", "mock", "-q", "--output-dir", str(tmp_path / "out"),
+            "--workspace-dir", str(tmp_path / "ws")]
+    strict = runner.invoke(app, args)
+    assert strict.exit_code == 1 and "'first_step' is not set" in strict.output
+    lenient = runner.invoke(app, [*args[:-1], str(tmp_path / "ws"), "--unset-names", "empty"])
+    assert lenient.exit_code == 0, lenient.output
+    assert results(tmp_path)[-1]["warnings"] == [
+        "template name 'first_step' is not set and was rendered as empty text "
+        "(--unset-names empty)"]
+    wrong = runner.invoke(app, [*args, "--unset-names", "blank"])
+    assert wrong.exit_code == 2 and "choose error or empty" in wrong.output

@@ -14,6 +14,7 @@ from typing import Any
 
 from rillet.result import StepResult
 from rillet.safe_files import UnsafePath, inside
+from rillet.workflow.unset_names import CONTEXT_KEY
 
 RUN_MODES = ("mock", "sim", "live", "mixed")
 
@@ -43,10 +44,12 @@ class RunContext:
     started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     read_policy: Any = None  # rillet.steps.prompt_files.ReadPolicy: which files prompts read
     prompt_files: dict[Path, str] = field(default_factory=dict)  # read ahead, off the loop
+    # --unset-names empty: rillet.workflow.unset_names.EmptyUnsetNames; None: strict
+    unset_names: Any = None
 
     def template_context(self) -> dict[str, Any]:
         # The same dicts every time: steps finishing later show up without a rebuild.
-        return {
+        ctx = {
             "steps": self.results,
             "global_vars": self.global_vars,
             "inputs": self.inputs,
@@ -55,6 +58,9 @@ class RunContext:
                          "environment": getattr(self.workflow.environment, "mode", None)},
             "timestamp": self.started.strftime(TIMESTAMP_FORMAT),
         }
+        if self.unset_names is not None:
+            ctx[CONTEXT_KEY] = self.unset_names
+        return ctx
 
     def resolve(self, path: str | Path) -> Path:
         """A path from the workflow, taken relative to the workflow file's folder."""

@@ -44,6 +44,7 @@ from rillet.streaming.handler import Handler, HandlerContext, create_handler
 from rillet.streaming.handlers.console_presets import verbose_options
 from rillet.streaming.response import AsyncResponse
 from rillet.workflow.templates import render
+from rillet.workflow.unset_names import EmptyUnsetNames, check_policy
 
 
 @dataclass
@@ -69,6 +70,9 @@ class RunOptions:
     # Claude CLI processes alive at once (each ~190 MB); None: $RILLET_MAX_CLAUDE_PROCESSES,
     # else from the available memory (rillet.engine.walk.default_claude_processes).
     max_claude_processes: int | None = None
+    # A template name nothing set: "error" stops the run (the default), "empty" renders it
+    # as empty text with a warning, as pipeline_ex did (--unset-names; unset_names.py).
+    unset_names: str = "error"
 
 
 @dataclass
@@ -431,6 +435,9 @@ class Executor:
                          read_policy=ReadPolicy.for_run(
                              base_dir, [*getattr(wf, "read_paths", ()), *opts.read_paths],
                              opts.max_file_bytes))
+        if check_policy(opts.unset_names) == "empty":
+            ctx.unset_names = EmptyUnsetNames(self.warnings,
+                                              None if opts.quiet else sys.stderr)
         if opts.resume and not wf.checkpoint_enabled:
             raise RunRefused("--resume needs checkpoints, and this workflow has "
                              "checkpoint_enabled: false; nothing to resume from")

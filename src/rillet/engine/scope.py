@@ -17,6 +17,7 @@ from typing import Any
 
 from rillet.engine.context import TIMESTAMP_FORMAT, RunContext
 from rillet.result import StepResult
+from rillet.workflow.unset_names import CONTEXT_KEY
 
 StepPath = tuple[str | int, ...]
 
@@ -81,6 +82,8 @@ class Scope:
                        timestamp=run.started.strftime(TIMESTAMP_FORMAT))
             if self.loop is not None:
                 ctx["loop"] = self.loop
+            if run.unset_names is not None:
+                ctx[CONTEXT_KEY] = run.unset_names
         return ctx
 
     def resolve(self, path: str | Path) -> Path:

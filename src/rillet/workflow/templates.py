@@ -1,7 +1,8 @@
 """`{{ ... }}` templates in workflow values, rendered with a sandboxed Jinja2 environment.
 
 The context is `RunContext.template_context()`: steps (name -> StepResult), global_vars,
-inputs, state, workflow, timestamp, loop (inside a loop). Undefined names are errors, never empty strings. A
+inputs, state, workflow, timestamp, loop (inside a loop). Undefined names are errors, never
+empty strings (unless the run opts into pipeline_ex's empty text: unset_names.py). A
 string with no template syntax is returned as it is without touching Jinja (the common
 case), and every template is compiled once.
 
@@ -29,6 +30,7 @@ from rillet.result import StepResult
 from rillet.workflow.template_functions import FUNCTIONS
 from rillet.workflow.template_limits import BoundedSandbox, render_bounded
 from rillet.workflow.template_syntax import to_jinja
+from rillet.workflow.unset_names import CONTEXT_KEY, is_blank
 
 ROOTS = ("steps", "global_vars", "inputs", "state", "workflow", "timestamp", "loop")
 # Where a bare {{ name }} is looked up, in order.
@@ -200,6 +202,8 @@ def render_value(value: Any, ctx: dict[str, Any]) -> Any:
             return render(value, ctx)
         try:
             result = expression(**_with_bare_names(value, ctx))
+            if is_blank(result):  # --unset-names empty: the value of a name never set
+                return ""
             if isinstance(result, Undefined):
                 str(result)  # raises the UndefinedError that names what is missing
         except Exception as exc:  # noqa: BLE001
@@ -228,12 +232,16 @@ def _with_bare_names(text: str, ctx: dict[str, Any]) -> dict[str, Any]:
     if not names:
         return ctx
     found = dict(ctx)
+    blank = ctx.get(CONTEXT_KEY)  # set only with --unset-names empty
     for name in names:
         for scope in BARE_NAME_SCOPES:
             values = ctx.get(scope)
             if isinstance(values, dict) and name in values:
                 found[name] = values[name]
                 break
+        else:
+            if blank is not None:
+                found[name] = blank(name)
     return found
 
 
