@@ -12,7 +12,7 @@ from typing import Any, TextIO
 from rich.console import Console
 
 from rillet.events import (
-    Event, HandlerFailed, PipelineStarted, StepCompleted, StepFailed, StepSkipped,
+    Event, HandlerFailed, LoopBatch, PipelineStarted, StepCompleted, StepFailed, StepSkipped,
     StepStarted, event_to_dict,
 )
 from rillet.streaming.handlers._lanes import is_shared, live_console
@@ -95,6 +95,9 @@ class RunReporter:
             self._streaming.add(event.step)
         elif kind is StepSkipped:
             self.print(f"[dim]○ {event.step}: skipped ({event.reason})[/]")  # type: ignore[attr-defined]
+        elif kind is LoopBatch:
+            self.print(f"[dim]· {event.step}: batch {event.batch}/{event.batches}, "  # type: ignore[attr-defined]
+                       f"iterations {event.first}-{event.last}[/]")  # type: ignore[attr-defined]
         elif kind is StepCompleted:
             self._produced = self._produced or bool(event.text)  # type: ignore[attr-defined]
             if event.step not in self._streaming:

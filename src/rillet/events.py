@@ -77,6 +77,16 @@ class StepFailed(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class LoopBatch(Event):
+    """A for_loop with `batch_size` starts a batch: iterations `first` to `last`."""
+
+    batch: int  # 1-based
+    batches: int
+    first: int  # iteration indexes, 0-based, both included
+    last: int
+
+
+@dataclass(frozen=True, slots=True)
 class HandlerFailed(Event):
     """A handler raised; it has been detached and the step goes on."""
 

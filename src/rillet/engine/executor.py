@@ -379,7 +379,8 @@ class Executor:
             emit(StepFailed(label, message))
             raise StepError(label, message, cause=exc) from exc
         result.step = label
-        result.metrics = {"duration_s": round(perf_counter() - started, 6)}
+        # What the step measured itself (a set_variable's stream_file), then its duration.
+        result.metrics = {**result.metrics, "duration_s": round(perf_counter() - started, 6)}
         emit(StepCompleted(label, result.text, result.metrics, 0.0))
         return result
 

@@ -57,6 +57,10 @@ class Scope:
         return self.run.run_id
 
     @property
+    def run_dir(self) -> Path:
+        return self.run.run_dir
+
+    @property
     def read_policy(self) -> Any:
         return self.run.read_policy  # which prompt files may be read: the run decides
 

@@ -1,9 +1,15 @@
 """`type: data_transform`: pipeline_ex's operations (filter, map, aggregate, join,
 group_by, sort, select) applied in order to JSON data. No eval: filter conditions are
-parsed by rillet.workflow.conditions, with the item's keys as bare names."""
+parsed by rillet.workflow.conditions, with the item's keys as bare names.
+
+`lazy: {enabled: true}` (pipeline_ex's, for large lists) evaluates a list as a chain of
+generators: filter, map, select and join pass each item on as soon as it is done, so no
+list is built between them; sort, group_by and aggregate need every item and take the
+whole list. The result is the same as without it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from rillet.engine.context import RunContext
@@ -20,14 +26,40 @@ class TransformError(RilletError):
 
 def run(step: Any, ctx: RunContext) -> StepResult:
     data = resolve_source(step.input_source, ctx)
+    lazy = step.lazy is not None and step.lazy.enabled and isinstance(data, list)
+    if lazy:
+        data = iter(data)
     for index, op in enumerate(step.operations):
         try:
+            if isinstance(data, Iterator) and op.operation in _LAZY:
+                data = _stage(_LAZY[op.operation](data, op, ctx), index, op.operation)
+                continue
+            if isinstance(data, Iterator):
+                data = list(data)  # this operation needs every item
             data = _OPERATIONS[op.operation](data, op, ctx)
+        except _StageError:
+            raise
         except (TransformError, ConditionError, TypeError) as exc:
             raise TransformError(f"operations[{index}] ({op.operation}): {exc}") from None
+    if isinstance(data, Iterator):
+        data = list(data)
     if step.output_field:
         ctx.state[step.output_field] = data
     return StepResult(step=step.name, text=as_text(data))
+
+
+class _StageError(TransformError):
+    """An operation failed on an item while a lazy chain was being evaluated."""
+
+
+def _stage(items: Iterable[Any], index: int, name: str) -> Iterator[Any]:
+    """The items of one lazy operation; a failure names the operation, as without lazy."""
+    try:
+        yield from items
+    except _StageError:
+        raise
+    except (TransformError, ConditionError, TypeError) as exc:
+        raise _StageError(f"operations[{index}] ({name}): {exc}") from None
 
 
 def resolve_source(source: str, ctx: RunContext) -> Any:
@@ -90,19 +122,24 @@ def _items(data: Any, what: str) -> list[Any]:
     return data
 
 
-def _filter(data: Any, op: Any, ctx: RunContext) -> Any:
+def _keeper(op: Any) -> Any:
     condition = check_item(op.condition)
 
     def keep(item: Any) -> bool:
         scope = {"item": item if isinstance(item, dict) else {}, "value": _get(item, op.field)}
         return condition.evaluate(scope)
 
+    return keep
+
+
+def _filter(data: Any, op: Any, ctx: RunContext) -> Any:
+    keep = _keeper(op)
     if isinstance(data, list):
         return [item for item in data if keep(item)]
     return data if keep(data) else None
 
 
-def _map(data: Any, op: Any, ctx: RunContext) -> Any:
+def _changer(op: Any) -> Any:
     def change(item: Any) -> Any:
         if op.mapping is not None and op.field is None:
             return {**item, **op.mapping} if isinstance(item, dict) else item
@@ -114,6 +151,11 @@ def _map(data: Any, op: Any, ctx: RunContext) -> Any:
         return _set(item, op.field, current.upper() if op.expression == "uppercase"
                     else current.lower())
 
+    return change
+
+
+def _map(data: Any, op: Any, ctx: RunContext) -> Any:
+    change = _changer(op)
     return [change(item) for item in data] if isinstance(data, list) else change(data)
 
 
@@ -145,7 +187,7 @@ def _aggregate(data: Any, op: Any, ctx: RunContext) -> Any:
     return unique
 
 
-def _join(data: Any, op: Any, ctx: RunContext) -> Any:
+def _merger(op: Any, ctx: RunContext) -> Any:
     right = _items(resolve_source(op.right_source, ctx), "join's right_source")
     left_field = op.left_field or op.join_key
 
@@ -155,6 +197,11 @@ def _join(data: Any, op: Any, ctx: RunContext) -> Any:
                       and _get(other, op.join_key) == wanted), None)
         return {**item, **match} if match is not None and isinstance(item, dict) else item
 
+    return merged
+
+
+def _join(data: Any, op: Any, ctx: RunContext) -> Any:
+    merged = _merger(op, ctx)
     return [merged(item) for item in data] if isinstance(data, list) else merged(data)
 
 
@@ -181,14 +228,24 @@ def _sort(data: Any, op: Any, ctx: RunContext) -> Any:
     return ordered + absent  # items without the field go last either way
 
 
-def _select(data: Any, op: Any, ctx: RunContext) -> Any:
+def _picker(op: Any) -> Any:
     def pick(item: Any) -> Any:
         if not isinstance(item, dict):
             return item
         return {field: item[field] for field in op.fields if field in item}
 
+    return pick
+
+
+def _select(data: Any, op: Any, ctx: RunContext) -> Any:
+    pick = _picker(op)
     return [pick(item) for item in data] if isinstance(data, list) else pick(data)
 
 
 _OPERATIONS = {"filter": _filter, "map": _map, "aggregate": _aggregate, "join": _join,
                "group_by": _group_by, "sort": _sort, "select": _select}
+# With lazy: the operations that take one item at a time, as generators over the items.
+_LAZY = {"filter": lambda items, op, ctx: filter(_keeper(op), items),
+         "map": lambda items, op, ctx: map(_changer(op), items),
+         "join": lambda items, op, ctx: map(_merger(op, ctx), items),
+         "select": lambda items, op, ctx: map(_picker(op), items)}

@@ -5,6 +5,11 @@ Iteration i runs in scope `NAME[i]` with pipeline_ex's loop variables (rillet.en
 its steps see each other by name. Its results are kept as one mapping per iteration.
 `break_condition` is checked after an iteration (true: no further iteration starts);
 `continue_condition` before one (true: that iteration is skipped).
+
+`batch_size: N` (pipeline_ex's, which ran long lists in chunks to bound memory) runs the
+iterations in groups of N: a group starts when the one before it has finished, and its
+start is announced by a LoopBatch event. With `parallel: true` at most
+min(max_parallel, N) iterations of a group run at once.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 from rillet.engine.scope import loop_variables
 from rillet.engine.walk import DEFAULT_MAX_PARALLEL
 from rillet.errors import RilletError, StepError
+from rillet.events import LoopBatch
 from rillet.steps.values import as_list
 
 CHILDREN = list
@@ -41,27 +47,35 @@ async def run(step: Any, scope: Any, walker: Any, children: list[Any]) -> None:
         if step.break_condition and walker.holds(step.break_condition, inner):
             stop = True
 
-    def jobs() -> Any:
-        for index in range(total):
+    def jobs(indexes: range) -> Any:
+        for index in indexes:
             if stop:
                 return
             yield lambda index=index: iteration(index)
 
-    if step.parallel:
-        await walker.run_concurrently(jobs(), label=scope.label,
-                                      max_parallel=step.max_parallel or DEFAULT_MAX_PARALLEL,
-                                      continue_on_error=not step.break_on_error)
-    else:
-        failed = []
-        for job in jobs():
+    size = step.batch_size or max(total, 1)
+    batches = [range(start, min(start + size, total)) for start in range(0, total, size)]
+    failed: list[str] = []
+    for number, indexes in enumerate(batches, 1):
+        if stop:
+            break
+        if step.batch_size:
+            walker.emit(LoopBatch(scope.label, number, len(batches), indexes[0], indexes[-1]))
+        if step.parallel:
+            await walker.run_concurrently(
+                jobs(indexes), label=scope.label,
+                max_parallel=min(step.max_parallel or DEFAULT_MAX_PARALLEL, size),
+                continue_on_error=not step.break_on_error)
+            continue
+        for job in jobs(indexes):
             try:
                 await job()
             except StepError as exc:
                 if step.break_on_error:
                     raise
                 failed.append(str(exc))
-        if failed:
-            walker.warnings.append(f"step '{scope.label}': {len(failed)} iteration(s) failed "
-                                   f"(break_on_error: false): " + "; ".join(failed))
+    if failed:
+        walker.warnings.append(f"step '{scope.label}': {len(failed)} iteration(s) failed "
+                               f"(break_on_error: false): " + "; ".join(failed))
     while children and children[-1] is None:  # a break: the iterations never started
         children.pop()

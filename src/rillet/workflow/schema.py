@@ -498,12 +498,20 @@ class GeminiFunction(_Model):
         return value
 
 
+class Enabled(_Model):
+    """pipeline_ex's `{enabled: true}` switches (`lazy`, `streaming`)."""
+
+    enabled: bool = False
+
+
 class SetVariableStep(StepBase):
     """`type: set_variable`: compute values (templates keep their type) for later steps."""
 
     type: Literal["set_variable"]
     variables: dict[str, Any]
     scope: Literal["state", "global"] = "state"
+    streaming: Enabled | None = Field(default=None, description="enabled: true also streams "
+                                      "the values, as JSON, to a file in the run folder.")
 
 
 class EchoStep(StepBase):
@@ -601,6 +609,9 @@ class DataTransformStep(StepBase):
     operations: list[TransformOp] = Field(min_length=1)
     output_field: str | None = Field(default=None, description="Also keep the result as "
                                      "this state variable.")
+    lazy: Enabled | None = Field(default=None, description="enabled: true evaluates a list "
+                                 "as a chain of generators (the same result, no lists "
+                                 "in between).")
 
 
 # --- file_ops ------------------------------------------------------------------------------------
@@ -788,6 +799,8 @@ class ForLoopStep(ContainerBase):
                                      "with parallel: true (default 5).")
     max_iterations: int | None = Field(default=None, ge=1, description="Fail rather than run "
                                        "a longer list.")
+    batch_size: int | None = Field(default=None, ge=1, description="Run the iterations in "
+                                   "groups of this many, each after the one before finished.")
     break_on_error: bool = Field(default=True, description="A failed iteration fails the "
                                  "loop; false: keep it as failed and go on.")
     break_condition: ConditionSpec | None = Field(default=None, description="Checked after "
