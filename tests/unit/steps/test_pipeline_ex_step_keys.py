@@ -1,7 +1,8 @@
 """Keys of pipeline_ex's examples/performance_demo.yaml, data_transform_example.yaml and
 research_paper_improvement_native_loop.yaml: file_ops stream_copy / stream_process,
 set_variable's variable/value form, workflow variables:, previous_response: of a
-data_transform's output_field; and the keys refused with a reason."""
+data_transform's output_field; streaming and lazy (honoured: tests/unit/engine/
+test_performance_keys.py); and the keys refused with a reason."""
 
 from __future__ import annotations
 
@@ -115,16 +116,21 @@ def test_the_variable_form_needs_its_value_and_not_both_forms(step, says):
     assert problems_of(flow("- " + step)) == [f"flow.yaml:4: steps[0].variable: {says}"]
 
 
-@pytest.mark.parametrize(("key", "step", "reason"), [
-    ("streaming", "{name: s, type: set_variable, variables: {x: 1}, streaming: {enabled: true}}",
-     "computes its values at once"),
-    ("lazy", "{name: d, type: data_transform, input_source: x, lazy: {enabled: true}, "
-             "operations: [{operation: sort, field: a}]}", "chunks of 100 items"),
-])
-def test_keys_that_would_change_nothing_are_refused_with_the_reason(key, step, reason):
-    found = [p for p in problems_of(flow("- " + step)) if f".{key}:" in p]
-    assert len(found) == 1 and reason in found[0]
-    assert "docs/migration-from-pipeline-ex.md" in found[0]
+STREAMING_AND_LAZY = """
+- {name: s, type: set_variable, variables: {x: [1]}, streaming: {%s}}
+- {name: d, type: data_transform, input_source: x, lazy: {%s},
+   operations: [{operation: sort, field: a}]}
+"""
+
+
+def test_streaming_and_lazy_take_pipeline_ex_s_enabled_switch_only():
+    wf = loads_workflow(flow(STREAMING_AND_LAZY % ("enabled: true", "enabled: true")),
+                        source="flow.yaml")
+    assert wf.steps[0].streaming.enabled and wf.steps[1].lazy.enabled
+    found = problems_of(flow(STREAMING_AND_LAZY % ("enabled: true, chunk_size: 5",
+                                                   "enabled: true, chunk_size: 5")))
+    assert [p.split(": ")[1] for p in found] == ["steps[0].streaming.chunk_size",
+                                                 "steps[1].lazy.chunk_size"]
 
 
 async def test_workflow_variables_are_the_initial_state(run):

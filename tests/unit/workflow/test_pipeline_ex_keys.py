@@ -335,20 +335,21 @@ def test_container_conditions_are_checked_part_by_part():
              "'nowhere'"]
 
 
-def test_a_for_loops_batch_size_is_refused_with_the_reason():
-    [problem] = problems_of("""
+def test_a_for_loops_batch_size_is_taken_and_must_be_at_least_one():
+    body = """
         workflow:
           name: t
           steps:
             - name: each
               type: for_loop
               data_source: [1]
-              batch_size: 25
+              batch_size: {size}
               steps:
-                - {name: tick, type: echo, value: 1}
-    """)
-    assert problem.startswith("flow.yaml:8: steps[0].batch_size: not supported: (of a "
-                              "for_loop) pipeline_ex ran long lists in batches")
+                - {{name: tick, type: echo, value: 1}}
+    """
+    assert load(body.format(size=25)).steps[0].batch_size == 25
+    [problem] = problems_of(body.format(size=0))
+    assert problem.startswith("flow.yaml:8: steps[0].batch_size:")
 
 
 def test_debug_mode_is_read_as_verbose_and_must_agree_with_it():
