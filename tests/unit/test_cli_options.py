@@ -118,3 +118,23 @@ def test_unset_names_empty_runs_a_prompt_with_a_name_nothing_set(tmp_path):
         "(--unset-names empty)"]
     wrong = runner.invoke(app, [*args, "--unset-names", "blank"])
     assert wrong.exit_code == 2 and "choose error or empty" in wrong.output
+
+
+def test_a_batched_loop_prints_a_line_per_batch(tmp_path):
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(textwrap.dedent("""
+        workflow:
+          name: batches
+          steps:
+            - name: each
+              type: for_loop
+              data_source: [1, 2, 3]
+              batch_size: 2
+              steps:
+                - {name: tick, type: echo, value: "{{ loop.item }}"}
+    """))
+    outcome = runner.invoke(app, ["run", str(flow), "--mode", "mock", "--output-dir",
+                                  str(tmp_path / "out"), "--workspace-dir", str(tmp_path / "ws")])
+    assert outcome.exit_code == 0, outcome.output
+    assert "each: batch 1/2, iterations 0-1" in outcome.output
+    assert "each: batch 2/2, iterations 2-2" in outcome.output
