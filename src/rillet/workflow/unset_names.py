@@ -40,14 +40,12 @@ class EmptyUnsetNames:
         self._stderr = stderr
         self._seen: set[str] = set()
         self._lock = threading.Lock()  # templates may render from worker threads
-        self.names: list[str] = []
 
     def __call__(self, name: str) -> _Blank:
         with self._lock:
             first = name not in self._seen
             self._seen.add(name)
         if first:
-            self.names.append(name)
             message = (f"template name '{name}' is not set and was rendered as empty text "
                        f"(--unset-names empty)")
             self._warnings.append(message)
