@@ -6,7 +6,9 @@ start to when the line was written. The per-token cost is one C-level append to 
 a writer thread drains it every FLUSH_S (also when the event loop never yields, so memory
 stays bounded), joins consecutive text or thinking deltas of one step into one line and
 writes them off the event loop. So `t` is within FLUSH_S of the events' arrival, and a
-replay's text grows frame by frame.
+replay's text grows frame by frame. PartialOutput is left out, as the jsonl handler leaves
+it out by default: each would repeat the whole object so far (quadratic in the reply), and
+the TextDeltas logged already hold its JSON.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from operator import attrgetter, call
 from pathlib import Path
 from time import perf_counter
 
-from rillet.events import Event, TextDelta, ThinkingDelta, event_to_dict
+from rillet.events import Event, PartialOutput, TextDelta, ThinkingDelta, event_to_dict
 
 FILE_NAME = "events.jsonl"
 FLUSH_S = 0.02
@@ -88,6 +90,6 @@ def _lines(events: list[Event], t: float) -> str:
             for step, same in groupby(run, _step):
                 out.append(_dumps({"t": t, "type": name, "step": step,
                                    "text": "".join(map(_text, same))}))
-        else:
+        elif kind is not PartialOutput:
             out.extend(_dumps({"t": t, **event_to_dict(event)}) for event in run)
     return "\n".join(out) + "\n"
