@@ -10,6 +10,7 @@ closes is skipped. The parser is lenient; the finished text is checked by `json.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -21,6 +22,10 @@ _ATOM_RUN = re.compile(r"[-+0-9.eEa-z]+")
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r",
             "t": "\t"}
 _LITERALS = {"true": True, "false": False, "null": None}
+_CLOSER = {"{": "}", "[": "]"}
+# The json module's C scanner: one complete value at an offset, or an error if it is not
+# complete (or not strict JSON) there.
+_scan_value = json.JSONDecoder().scan_once
 
 
 class PartialJSON:
@@ -128,6 +133,23 @@ class PartialJSON:
             char = chunk[i]
             i += 1
             if char == "{" or char == "[":
+                if chunk.find(_CLOSER[char], i) >= 0:
+                    # It may close within this chunk (a burst's deltas are fed together):
+                    # then C reads it whole. Only containers still open at the chunk's end
+                    # (or not strict JSON) fail here, and are read below as they arrive.
+                    try:
+                        value, end = _scan_value(chunk, i - 1)
+                    except (ValueError, StopIteration):
+                        pass
+                    else:
+                        self._attach(value)
+                        changed = True
+                        i = end
+                        if not stack:
+                            self.done = True
+                            self.end = self._seen + i
+                            break
+                        continue
                 container: Any = {} if char == "{" else []
                 self._attach(container)
                 stack.append(container)
