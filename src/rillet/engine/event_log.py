@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from itertools import groupby, repeat
-from operator import attrgetter, call
+from itertools import compress, groupby, repeat
+from operator import attrgetter, call, is_not
 from pathlib import Path
 from time import perf_counter
 
@@ -82,14 +82,16 @@ def _ignore(event: Event) -> None:
 
 
 def _lines(events: list[Event], t: float) -> str:
-    # groupby with C-level keys: the per-delta work stays out of Python bytecode.
+    # groupby with C-level keys: the per-delta work stays out of Python bytecode. The
+    # PartialOutputs go first, so the text deltas between them still join into one line.
+    kept = compress(events, map(is_not, map(type, events), repeat(PartialOutput)))
     out: list[str] = []
-    for kind, run in groupby(events, type):
+    for kind, run in groupby(kept, type):
         if kind is TextDelta or kind is ThinkingDelta:
             name = kind.__name__
             for step, same in groupby(run, _step):
                 out.append(_dumps({"t": t, "type": name, "step": step,
                                    "text": "".join(map(_text, same))}))
-        elif kind is not PartialOutput:
+        else:
             out.extend(_dumps({"t": t, **event_to_dict(event)}) for event in run)
     return "\n".join(out) + "\n"
