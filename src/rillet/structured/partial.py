@@ -87,6 +87,7 @@ class PartialJSON:
             self.started = True
             self.start = self._seen + i
         changed = False
+        scan = True  # try the C scanner on containers (off once nesting beat its recursion)
         stack = self._stack
         while i < n:
             state = self._state
@@ -144,7 +145,7 @@ class PartialJSON:
             char = chunk[i]
             i += 1
             if char == "{" or char == "[":
-                if chunk.find(_CLOSER[char], i) >= 0:
+                if scan and chunk.find(_CLOSER[char], i) >= 0:
                     # It may close within this chunk (a burst's deltas are fed together):
                     # then C reads it whole. Only containers still open at the chunk's end
                     # (or not strict JSON) fail here, and are read below as they arrive.
@@ -152,6 +153,8 @@ class PartialJSON:
                         value, end = _scan_value(chunk, i - 1)
                     except (ValueError, StopIteration):
                         pass
+                    except RecursionError:  # nested too deep for it; this loop has no limit
+                        scan = False
                     else:
                         self._attach(value)
                         changed = True

@@ -120,3 +120,10 @@ def test_containers_that_are_not_strict_json_read_as_leniently_in_one_chunk(text
     assert whole.value == by_char.value
     if text.startswith('{"a": [1, 2,]'):
         assert whole.value == {"a": [1, 2], "b": {"c": "line\nbreak", "d": [True]}, "e": "x"}
+
+
+def test_nesting_too_deep_for_the_c_scanner_is_still_read():
+    text = '{"a": ' + "[" * 5000 + "]" * 5000 + ', "b": 1}'
+    parser = PartialJSON()
+    assert parser.feed(text) is True
+    assert parser.done and parser.value["b"] == 1
