@@ -6,7 +6,9 @@ start to when the line was written. The per-token cost is one C-level append to 
 a writer thread drains it every FLUSH_S (also when the event loop never yields, so memory
 stays bounded), joins consecutive text or thinking deltas of one step into one line and
 writes them off the event loop. So `t` is within FLUSH_S of the events' arrival, and a
-replay's text grows frame by frame.
+replay's text grows frame by frame. PartialOutput is left out, as the jsonl handler leaves
+it out by default: each would repeat the whole object so far (quadratic in the reply), and
+the TextDeltas logged already hold its JSON.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from itertools import groupby, repeat
-from operator import attrgetter, call
+from itertools import compress, groupby, repeat
+from operator import attrgetter, call, is_not
 from pathlib import Path
 from time import perf_counter
 
-from rillet.events import Event, TextDelta, ThinkingDelta, event_to_dict
+from rillet.events import Event, PartialOutput, TextDelta, ThinkingDelta, event_to_dict
 
 FILE_NAME = "events.jsonl"
 FLUSH_S = 0.02
@@ -80,9 +82,11 @@ def _ignore(event: Event) -> None:
 
 
 def _lines(events: list[Event], t: float) -> str:
-    # groupby with C-level keys: the per-delta work stays out of Python bytecode.
+    # groupby with C-level keys: the per-delta work stays out of Python bytecode. The
+    # PartialOutputs go first, so the text deltas between them still join into one line.
+    kept = compress(events, map(is_not, map(type, events), repeat(PartialOutput)))
     out: list[str] = []
-    for kind, run in groupby(events, type):
+    for kind, run in groupby(kept, type):
         if kind is TextDelta or kind is ThinkingDelta:
             name = kind.__name__
             for step, same in groupby(run, _step):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import rillet
 from rillet.engine.event_log import RunEventLog
-from rillet.events import StepStarted, TextDelta, ThinkingDelta, Usage
+from rillet.events import PartialOutput, StepStarted, TextDelta, ThinkingDelta, Usage
 from rillet.workflow.loader import loads_workflow
 
 FLOW = """
@@ -81,6 +81,17 @@ def test_deltas_of_interleaved_steps_are_joined_per_step_and_kind(tmp_path):
         ("StepStarted", "p.a", None), ("TextDelta", "p.a", "a1 a2 "), ("TextDelta", "p.b", "b1 "),
         ("ThinkingDelta", "p.b", "hm"), ("TextDelta", "p.b", "b2"), ("Usage", "p.a", None),
         ("TextDelta", "p.a", "a3")]
+
+
+def test_partial_objects_are_left_out_and_the_text_around_them_joins(tmp_path):
+    log = RunEventLog(tmp_path)
+    grows: dict = {}
+    for event in [TextDelta("s", '{"a": '), PartialOutput("s", grows), TextDelta("s", '"b"'),
+                  PartialOutput("s", grows), TextDelta("s", "}"), Usage("s", 1, 3)]:
+        log.on_event(event)
+    log.close()
+    assert [(x["type"], x.get("text")) for x in read_log(tmp_path)] == [
+        ("TextDelta", '{"a": "b"}'), ("Usage", None)]
 
 
 def test_events_are_written_while_the_producer_never_yields(tmp_path):
