@@ -260,6 +260,8 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Workflow files to
                 continue
             steps = len(workflow.steps)
             typer.echo(f"✓ {path}: workflow '{workflow.name}', {steps} step{'s' * (steps != 1)}")
+            for note in workflow.notes:
+                typer.echo(f"  note: {note}")
     raise typer.Exit(EXIT_INVALID if failed else 0)
 
 

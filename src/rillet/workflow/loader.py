@@ -54,6 +54,7 @@ def _loads(text: str, source: str) -> Workflow:
     workflow = _validate(data, problems)
     if problems or workflow is None:
         raise WorkflowError(problems.lines())
+    workflow._notes = list(problems.notes)
     return workflow
 
 

@@ -26,9 +26,6 @@ Loc = tuple[Any, ...]
 REFERENCE_HINTS = {
     "stream_file_path": "use stream_handler: file with stream_handler_opts: {file: {path: ...}}",
     "functions": "functions (declared in workflow.gemini_functions) are for gemini steps",
-    "hooks": "pipeline_ex's hooks name its own Elixir functions (log_tool_use, validate_bash, "
-             "audit_tool), which rillet does not have; limit tools with allowed_tools, "
-             "disallowed_tools or permission_mode",
     "schema": "pipeline_ex read no step key named schema (its genesis files sketch the "
               "object they want with it); for a JSON object that fits a JSON Schema use "
               "output_schema on a claude step",
@@ -88,6 +85,15 @@ class Problems:
     # the new place are told at the old one.
     moved: dict[Loc, Loc] = field(default_factory=dict)
     found: list[tuple[int, str]] = field(default_factory=list)
+    # Keys accepted although they change nothing, each with why (`rillet validate` shows
+    # them); never an error.
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, loc: Loc, message: str) -> None:
+        loc = self._original(tuple(loc))
+        line = line_of(self.root, loc)
+        where = f"{self.source}:{line}" if line else self.source
+        self.notes.append(f"{where}: {key_path(loc)}: {message}")
 
     def add(self, loc: Loc, message: str, *, line: int | None = None) -> None:
         loc = self._original(tuple(loc))

@@ -1086,10 +1086,16 @@ class Workflow(_Model):
 
     # Set by the loader (never from YAML): relative prompt files are read from its folder.
     _source_path: str | None = PrivateAttr(default=None)
+    # Set by the loader: keys accepted although they change nothing, each with why.
+    _notes: list[str] = PrivateAttr(default_factory=list)
 
     @property
     def source_path(self) -> str | None:
         return self._source_path
+
+    @property
+    def notes(self) -> list[str]:
+        return self._notes
 
 
 def _with_children(step: Any) -> list[Any]:
