@@ -49,8 +49,10 @@ NO_EFFECT_WHEN_FALSE = {
              "(--print), in rillet as in pipeline_ex, whose code never read this key",
 }
 
-# Workflow-level Agent SDK keys: pipeline_ex gave them to every Claude step.
-WORKFLOW_CLAUDE_OPTIONS = ("mcp_servers", "setting_sources", "agents")
+# Workflow-level Agent SDK keys: every Claude step gets them (pipeline_ex read hooks only
+# under claude_options and memory_config nowhere; rillet gives both to every step).
+WORKFLOW_CLAUDE_OPTIONS = ("mcp_servers", "setting_sources", "agents", "hooks",
+                           "memory_config")
 
 
 def normalize(raw: dict[str, Any], problems: Problems, loc: Loc = ("workflow",)) -> None:

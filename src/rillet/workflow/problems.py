@@ -31,12 +31,6 @@ REFERENCE_HINTS = {
               "output_schema on a claude step",
     "options": "pipeline_ex read no step key named options (its steps read claude_options); "
                "put these under claude_options",
-    "enable_context_management": "pipeline_ex checked this key but nothing read it; remove it",
-    "memory_config": "pipeline_ex checked this key but nothing read it; remove it",
-    "max_input_tokens": "pipeline_ex checked this key but nothing read it (Gemini takes no "
-                        "input limit); remove it",
-    "debug_level": "pipeline_ex checked this key but nothing read it; use verbose: true on a "
-                   "step to see its tool calls and thinking",
     "batch_size": "(of a for_loop) pipeline_ex ran long lists in batches to bound memory; "
                   "rillet's loop keeps no event of a finished iteration, so there is nothing "
                   "to batch; remove it (max_parallel bounds how many iterations run at once)",
