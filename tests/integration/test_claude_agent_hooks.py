@@ -75,3 +75,32 @@ async def test_a_safe_command_runs_and_every_hook_reports_it(sim_factory, tmp_pa
     assert all(e.tool_use_id == tool_use.tool_use_id for e in events if type(e) is ToolHook)
     audit = next(e for e in events if type(e) is ToolHook and e.hook == "audit_tool")
     assert audit.input == {"command": "echo hello-from-bash"} and audit.at
+
+
+def shape(events: list[Any]) -> list[tuple[Any, ...]]:
+    """The events a hook adds or changes, in order: what mock and real must agree on."""
+    found: list[tuple[Any, ...]] = []
+    for e in events:
+        if type(e) is ToolHook:
+            found.append(("hook", e.hook, e.hook_event, e.decision, e.reason))
+        elif type(e) is ToolUse:
+            found.append(("use", e.name))
+        elif type(e) is ToolResult and e.is_error:
+            found.append(("result", e.is_error, e.content))
+        elif type(e) is ToolResult:
+            found.append(("result", e.is_error))
+    return found
+
+
+@pytest.mark.parametrize("prompt", ["clean up the folder", "say hello"])
+async def test_the_mock_runs_the_hooks_as_the_cli_does(sim_factory, tmp_path, prompt):
+    from rillet.providers.mock import MockProvider
+
+    events, _ = await run(sim_factory, tmp_path, prompt)
+    marker = tmp_path / "keep-me"
+    request = ModelRequest(step="hooked", prompt=prompt, model=MODEL, mode="mock",
+                           workspace_dir=str(tmp_path),
+                           options={"allowed_tools": ["Bash"], "hooks": HOOKS})
+    mock = MockProvider("claude_agent", script=script(marker))
+    mocked = [e async for e in AsyncResponse("hooked", mock.stream(request))]
+    assert shape(mocked) == shape(events)

@@ -148,3 +148,23 @@ def matches(matcher: str | None, tool: str) -> bool:
         return re.fullmatch(matcher, tool) is not None
     except re.error:
         return False
+
+
+def run_matching(config: dict[str, list[dict[str, Any]]], event: str, data: dict[str, Any],
+                 *, step: str, sink: Sink) -> HookOutcome:
+    """Every hook `config` sets for `event` on this tool, in order, as the CLI runs them
+    (for the mock provider, which has no CLI): a deny from any of them stops the call."""
+    tool = str(data.get("tool_name") or "")
+    denied: str | None = None
+    for rule in config.get(event) or ():
+        if matches(rule.get("matcher"), tool):
+            for name in rule["hooks"]:
+                outcome = run_hook(name, event, data, step=step, sink=sink)
+                denied = denied or outcome.deny
+    return HookOutcome(deny=denied)
+
+
+def denied_result(event: str, tool: str, reason: str) -> str:
+    """The tool result the CLI gives the model for a call a hook denied (recorded with
+    the bundled CLI)."""
+    return f"{event}:{tool} hook error: {reason}"

@@ -187,6 +187,8 @@ class MockProvider:
         translator = ClaudeMessageTranslator(step, structured=request.output_schema is not None)
         stream_event, translate = translator.stream_event, translator.translate
         gate = _FaultGate(self.script.take_fault)
+        hook_events: list[Event] = []
+        tool_hook = _tool_hooks(request, hook_events.append)
         sleep = asyncio.sleep
         pace = Schedule().wait
         resume_turn = 0  # on a retry: the API request sent again (1-based)
@@ -197,12 +199,16 @@ class MockProvider:
             messages = mock_sdk_messages(
                 reply, step=step, model=request.model or CLAUDE_AGENT_MODEL,
                 prompt=request.prompt, session_id=cli.session_id, input_tokens=cli.input_tokens,
-                take_fault=gate.decide, max_retries=cli.max_retries)
+                take_fault=gate.decide, max_retries=cli.max_retries, tool_hook=tool_hook)
             turn = 0
             open_blocks: set[int] = set()
             delivering = not resume_turn
             ending: list[object] | None = None
             for delay, message in messages:
+                if hook_events:  # the hooks ran before the CLI sends the tool's result
+                    for event in hook_events:
+                        yield event
+                    hook_events.clear()
                 kind = type(message)
                 if kind is SystemMessage and message.subtype == "status":  # type: ignore
                     turn += 1  # each API request starts with one
@@ -242,6 +248,23 @@ class MockProvider:
         if translator.final is None:
             raise StreamIncompleteError(f"the mock Claude CLI for step '{step}' stopped "
                                         f"without its final result")
+
+
+def _tool_hooks(request: ModelRequest, sink: Callable[[Event], None]
+                ) -> Callable[[str, Any], str | None] | None:
+    """The step's built-in hooks (claude_options.hooks), run on the mock's tool calls with
+    the input the CLI gives them; None when it has none."""
+    config = request.options.get("hooks")
+    if not config:
+        return None
+    from rillet.providers.claude_agent.hooks import run_matching
+
+    def run(event: str, block: Any) -> str | None:
+        data = {"hook_event_name": event, "tool_name": block.name, "tool_input": block.input,
+                "tool_use_id": block.id}
+        return run_matching(config, event, data, step=request.step, sink=sink).deny
+
+    return run
 
 
 class _MockCLI:
