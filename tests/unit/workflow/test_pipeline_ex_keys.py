@@ -211,24 +211,6 @@ def test_input_is_read_as_inputs_and_environment_mode_is_kept():
     assert wf.environment.mode == "production"
 
 
-@pytest.mark.parametrize(("where", "key"), [
-    ("hooks: {PreToolUse: [{matcher: Bash, hooks: [validate_bash]}]}", "hooks"),
-    ("memory_config: {auto_compact: true}", "memory_config"),
-    ("enable_context_management: true", "enable_context_management"),
-    ("environment: {mode: test, debug_level: detailed}", "environment.debug_level"),
-])
-def test_keys_pipeline_ex_never_honoured_are_refused_with_the_reason(where, key):
-    [problem] = problems_of(f"""
-        workflow:
-          name: t
-          {where}
-          steps:
-            - {{name: a, type: gemini, prompt: x}}
-    """)
-    assert problem.startswith(f"flow.yaml:4: {key}: not supported: ")
-    assert problem.endswith("(see docs/migration-from-pipeline-ex.md)")
-
-
 def test_flat_handler_options_belong_to_the_one_handler_named():
     wf = load("""
         workflow:
