@@ -126,6 +126,8 @@ class Simulator:
     async def _gemini(self, request: web.Request) -> web.StreamResponse:
         body = await self._record(request)
         model, _, method = request.match_info["call"].partition(":")
+        if method == "countTokens" and body is not None:
+            return web.json_response({"totalTokens": gemini_prompt_tokens(body)})
         if method not in ("streamGenerateContent", "generateContent"):
             return _gemini_failure(404, f"method '{method}' is not simulated")
         if body is None:

@@ -152,6 +152,12 @@ class MockProvider:
         step = request.step
         model = request.model or gemini.DEFAULT_MODEL
         tokens = gemini.prompt_tokens(request)
+        # The limit against rillet's estimate (word-ish pieces, as the simulator's
+        # countTokens counts them): no tokenizer of Gemini's runs offline.
+        too_long = gemini.over_input_limit(request, tokens, "estimated by rillet's mock "
+                                           "count of word pieces")
+        if too_long is not None:
+            raise too_long
         reply = turn_reply(reply, False)
         take_fault = self.script.take_fault
 
