@@ -245,3 +245,14 @@ async def test_the_mock_applies_max_input_tokens_to_the_same_count():
         [e async for e in mock.stream(request(LIMITED, max_input_tokens=tokens - 1))]
     events = [e async for e in mock.stream(request(LIMITED, max_input_tokens=tokens))]
     assert type(events[-1]) is ResponseComplete
+
+
+async def test_max_output_tokens_cuts_the_reply_in_the_simulator_and_the_mock_alike(
+        provider, sim):
+    real = [e async for e in provider.stream(request(LIMITED, sim.base_url,
+                                                     max_output_tokens=7))]
+    mock = [e async for e in MockProvider("gemini", script=script()).stream(
+        request(LIMITED, max_output_tokens=7))]
+    assert comparable(mock) == comparable(real)
+    assert len(tokenize(texts(real))) == 7
+    assert real[-1].output_tokens == 7 and real[-1].stop_reason == "MAX_TOKENS"

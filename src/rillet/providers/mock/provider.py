@@ -146,6 +146,7 @@ class MockProvider:
         from rillet.providers.gemini.events import (
             RETRY_STATUSES, malformed_error, status_error, translated_attempts, wire_chunk,
         )
+        from rillet.sim.anthropic_stream import within_output_limit
         from rillet.sim.gemini_stream import gemini_chunks, gemini_error
 
         gemini.config_params(request)  # the real provider's checks of the options
@@ -158,7 +159,8 @@ class MockProvider:
                                            "count of word pieces")
         if too_long is not None:
             raise too_long
-        reply = turn_reply(reply, False)
+        reply = within_output_limit(turn_reply(reply, False),
+                                    request.options.get("max_output_tokens"))
         take_fault = self.script.take_fault
 
         def failed_request(status: int) -> ProviderError:
