@@ -68,7 +68,8 @@ def test_the_logging_hooks_report_every_call(caplog):
 
 @pytest.mark.parametrize(("matcher", "tool", "hit"), [
     (None, "Bash", True), ("*", "Read", True), ("Bash", "Bash", True), ("Bash", "Read", False),
-    ("Write|Edit", "Edit", True), ("Write|Edit", "Bash", False), ("Notebook.*", "NotebookEdit", True),
+    ("Write|Edit", "Edit", True), ("Write|Edit", "Bash", False),
+    ("Notebook.*", "NotebookEdit", True),
 ])
 def test_matchers_follow_the_cli(matcher, tool, hit):
     assert matches(matcher, tool) is hit

@@ -48,6 +48,7 @@ class _CLISession:
     # stream hands them on before the next message (the hook runs before the CLI sends
     # the tool's result).
     hook_events: deque[Event] = dataclasses.field(default_factory=deque)
+    hook_config: Any = None  # the step's claude_options.hooks, as it asked for them
     connecting: asyncio.Task[None] | None = None
     closed: bool = False
 
@@ -139,7 +140,8 @@ class ClaudeAgentProvider:
         tail: deque[str] = deque(maxlen=STDERR_LINES)
         hook_events: deque[Event] = deque()
         options = self._options(request, tail.append, hook_events.append)
-        return _CLISession(options, ClaudeSDKClient(options), tail, hook_events)
+        return _CLISession(options, ClaudeSDKClient(options), tail, hook_events,
+                           request.options.get("hooks"))
 
     def _options(self, request: ModelRequest, stderr: Any,
                  hook_sink: Any = None) -> ClaudeAgentOptions:
@@ -160,8 +162,11 @@ class ClaudeAgentProvider:
         if session is None:
             return None
         wanted = self._options(request, None)
-        # Hook callbacks are closures (never equal): a step with hooks starts its own CLI.
-        if dataclasses.replace(session.options, stderr=None) == wanted and not wanted.hooks:
+        # Hook callbacks are closures, never equal: compare the hooks the step asks for
+        # instead (a warm CLI's callbacks report to its own session, the one used here).
+        if dataclasses.replace(session.options, stderr=None, hooks=None) == \
+                dataclasses.replace(wanted, hooks=None) \
+                and session.hook_config == request.options.get("hooks"):
             return session
         self._close_in_background(session, interrupt=False)  # warmed for other options
         return None
