@@ -20,7 +20,9 @@ The shapes copy what the bundled CLI delivers (recorded against the simulator):
 
 What differs from a real run: timing (the CLI adds ~1 ms per message and takes ~0.3 s to
 start, and waits between retries), input token counts (the CLI adds its own context to
-the prompt), tool output, and the cost, which here comes from rillet's price table.
+the prompt), tool output, the cost, which here comes from rillet's price table, and what
+the CLI does on its own: reading CLAUDE.md and compacting a long conversation
+(memory_config) happen in a real CLI only.
 """
 
 from __future__ import annotations
