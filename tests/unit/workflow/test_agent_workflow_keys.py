@@ -172,3 +172,34 @@ def test_context_management_that_contradicts_setting_sources_is_refused(enabled,
             - {{name: a, type: claude, prompt: x}}
     """)
     assert problem.startswith("flow.yaml:4: enable_context_management: ") and message in problem
+
+
+async def test_workflow_hooks_refuse_a_scripted_call_in_a_mock_run_and_are_recorded(tmp_path):
+    import json
+
+    import rillet
+
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(textwrap.dedent("""
+        workflow:
+          name: guarded
+          hooks:
+            PreToolUse: [{matcher: Bash, hooks: [validate_bash]}]
+          steps:
+            - name: tidy
+              type: claude
+              prompt: Remove the build folder.
+              mock:
+                text: I could not remove it.
+                tool_use: {name: Bash, input: {command: "rm -rf build"}}
+                timing: {pattern: fast}
+    """))
+    result = await rillet.run_async(flow, mode="mock", output_dir=tmp_path / "out",
+                                    workspace_dir=tmp_path / "ws", default_handlers=[])
+    assert result.success
+    (use,) = result.results["tidy"].tool_uses
+    assert use["is_error"] and "dangerous pattern (rm -rf)" in use["result"]
+    logged = [json.loads(line) for line in
+              next((tmp_path / "out").glob("*/events.jsonl")).read_text().splitlines()]
+    hooks = [e for e in logged if e.get("type") == "ToolHook"]
+    assert [(e["hook"], e["decision"]) for e in hooks] == [("validate_bash", "deny")]
