@@ -61,6 +61,16 @@ async def test_memory_config_sets_the_clis_compaction_window_and_switch(sim_fact
     assert off["isAutoCompactEnabled"] is False and off["maxTokens"] == 200000
 
 
+async def test_auto_compact_true_turns_it_on_when_the_environment_turned_it_off(
+        sim_factory, tmp_path, monkeypatch):
+    sim = await sim_factory()
+    monkeypatch.setenv("DISABLE_AUTO_COMPACT", "1")
+    monkeypatch.setenv("DISABLE_COMPACT", "1")
+    assert (await usage({}, sim, tmp_path))["isAutoCompactEnabled"] is False
+    on = await usage(step_options("memory_config: {auto_compact: true}"), sim, tmp_path)
+    assert on["isAutoCompactEnabled"] is True
+
+
 async def compactions(options: dict[str, Any], sim: Any, tmp_path: Path) -> list[Any]:
     """The CLI's automatic compactions over three prompts of one conversation."""
     client = client_for(options, sim, tmp_path)

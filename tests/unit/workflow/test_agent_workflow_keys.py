@@ -86,7 +86,8 @@ def test_memory_config_becomes_the_clis_own_compaction_settings():
     memory = wf.steps[0].claude_options.memory_config.model_dump(exclude_none=True)
     env = compaction_env(memory)
     assert env == {"CLAUDE_CODE_AUTO_COMPACT_WINDOW": "150000",
-                   "CLAUDE_AUTOCOMPACT_PCT_OVERRIDE": "66.6667", "DISABLE_AUTO_COMPACT": ""}
+                   "CLAUDE_AUTOCOMPACT_PCT_OVERRIDE": "66.6667", "DISABLE_AUTO_COMPACT": "",
+                   "DISABLE_COMPACT": ""}
     request = ModelRequest(step="a", prompt="x", mode="live",
                            options={"memory_config": memory})
     assert cli_env(request, sim_home=None, base_url=None).items() >= env.items()

@@ -68,7 +68,7 @@ def compaction_env(memory: dict[str, Any] | None) -> dict[str, str]:
     environment): the window compaction works in (CLAUDE_CODE_AUTO_COMPACT_WINDOW), the
     point it compacts at, as a percentage of that window (CLAUDE_AUTOCOMPACT_PCT_OVERRIDE;
     the CLI compacts at that share or at its own point, whichever is earlier), and
-    DISABLE_AUTO_COMPACT for auto_compact: false."""
+    DISABLE_AUTO_COMPACT for auto_compact: false (true clears it and DISABLE_COMPACT)."""
     if not memory:
         return {}
     env: dict[str, str] = {}
@@ -81,7 +81,8 @@ def compaction_env(memory: dict[str, Any] | None) -> dict[str, str]:
     if memory.get("auto_compact") is False:
         env["DISABLE_AUTO_COMPACT"] = "1"
     elif memory.get("auto_compact") is True:
-        env["DISABLE_AUTO_COMPACT"] = ""  # on, even if the user's environment turned it off
+        # On, even if the user's environment turned it off (an empty value is unset).
+        env["DISABLE_AUTO_COMPACT"] = env["DISABLE_COMPACT"] = ""
     return env
 
 
