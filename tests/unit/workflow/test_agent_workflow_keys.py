@@ -200,6 +200,7 @@ async def test_workflow_hooks_refuse_a_scripted_call_in_a_mock_run_and_are_recor
     assert result.success
     (use,) = result.results["tidy"].tool_uses
     assert use["is_error"] and "dangerous pattern (rm -rf)" in use["result"]
+    assert [(h["hook"], h["decision"]) for h in use["hooks"]] == [("validate_bash", "deny")]
     logged = [json.loads(line) for line in
               next((tmp_path / "out").glob("*/events.jsonl")).read_text().splitlines()]
     hooks = [e for e in logged if e.get("type") == "ToolHook"]
