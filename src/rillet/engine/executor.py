@@ -41,7 +41,7 @@ from rillet.steps import CONTAINER_STEPS, MODEL_STEPS, PLAIN_STEPS
 from rillet.steps.prompt_files import ReadPolicy
 from rillet.steps.prompt_files import prefetch as prefetch_prompt_files
 from rillet.streaming.handler import Handler, HandlerContext, create_handler
-from rillet.streaming.handlers.console_presets import verbose_options
+from rillet.streaming.handlers.console_presets import debug_level_options, verbose_options
 from rillet.streaming.response import AsyncResponse
 from rillet.workflow.templates import render
 
@@ -165,6 +165,8 @@ class Fanout:
 class Executor:
     def __init__(self, workflow: Any, options: RunOptions | None = None):
         self.workflow = workflow
+        environment = getattr(workflow, "environment", None)
+        self._debug_level: str | None = getattr(environment, "debug_level", None)
         self.options = options or RunOptions()
         self.warnings: list[str] = []
         self._sim: Any = None
@@ -391,6 +393,9 @@ class Executor:
             specs = [(name, o) for name, o in specs if name != "console"]
         if step.verbose is not None:
             specs = [(name, verbose_options(name, o, step.verbose)) for name, o in specs]
+        elif self._debug_level is not None:
+            specs = [(name, debug_level_options(name, o, self._debug_level))
+                     for name, o in specs]
         handler_ctx = HandlerContext(step=ctx.label, run_id=ctx.run_id, output_dir=ctx.output_dir,
                                      buffer_size=step.stream_buffer_size,
                                      stdout=opts.stdout or sys.stdout, quiet=opts.quiet)

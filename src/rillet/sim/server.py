@@ -19,7 +19,9 @@ from typing import Any
 from aiohttp import web
 
 from rillet.local_http import start_site
-from rillet.sim.anthropic_stream import anthropic_error, anthropic_events, anthropic_message
+from rillet.sim.anthropic_stream import (
+    anthropic_error, anthropic_events, anthropic_message, within_output_limit,
+)
 from rillet.sim.gemini_stream import gemini_chunks, gemini_error, gemini_response
 from rillet.sim.pacing import Schedule
 from rillet.sim.requests import (
@@ -126,6 +128,8 @@ class Simulator:
     async def _gemini(self, request: web.Request) -> web.StreamResponse:
         body = await self._record(request)
         model, _, method = request.match_info["call"].partition(":")
+        if method == "countTokens" and body is not None:
+            return web.json_response({"totalTokens": gemini_prompt_tokens(body)})
         if method not in ("streamGenerateContent", "generateContent"):
             return _gemini_failure(404, f"method '{method}' is not simulated")
         if body is None:
@@ -137,6 +141,9 @@ class Simulator:
             reply = as_json_text(reply, schema)
         reply = as_function_call(reply, gemini_functions(body))
         reply = turn_reply(reply, after_tool)
+        config = body.get("generationConfig")
+        reply = within_output_limit(
+            reply, config.get("maxOutputTokens") if isinstance(config, dict) else None)
         fault = self.script.take_fault(reply)
         if fault is not None and fault.kind == "http_error":
             status, error = gemini_error(fault.status)

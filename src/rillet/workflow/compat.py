@@ -3,7 +3,8 @@
 Each rewrite records where the key was written (`Problems.moved`), so an error about the
 new place is still told at the line the user wrote. Nothing is dropped without a word:
 a key is moved to where rillet reads it, converted (`timeout_ms` -> `timeout_s`), accepted
-because it asks for what rillet always does (`print: true`), or refused with a reason
+because it asks for what rillet always does (`print: true`; `print: false`, which changed
+nothing in pipeline_ex either, gets a note), or refused with a reason
 (rillet.workflow.problems.REFERENCE_HINTS).
 """
 
@@ -38,11 +39,20 @@ OWN_TIMEOUT_SECONDS = ("while_loop",)
 ALWAYS_ON = {
     "pass_through_streaming": "rillet always streams a step's text on to the handlers and "
                               "the next step",
-    "print": "rillet always runs the Claude CLI non-interactively (--print)",
 }
 
-# Workflow-level Agent SDK keys: pipeline_ex gave them to every Claude step.
-WORKFLOW_CLAUDE_OPTIONS = ("mcp_servers", "setting_sources", "agents")
+# Options whose false value changed nothing in pipeline_ex either: accepted, with a note.
+# `print`: no code of pipeline_ex read it, and its Claude SDK ran the CLI with --print
+# (non-interactive) whatever it said, as rillet's does.
+NO_EFFECT_WHEN_FALSE = {
+    "print": "print: false changes nothing: the Claude CLI always runs non-interactively "
+             "(--print), in rillet as in pipeline_ex, whose code never read this key",
+}
+
+# Workflow-level Agent SDK keys: every Claude step gets them (pipeline_ex read hooks only
+# under claude_options and memory_config nowhere; rillet gives both to every step).
+WORKFLOW_CLAUDE_OPTIONS = ("mcp_servers", "setting_sources", "agents", "hooks",
+                           "memory_config")
 
 
 def normalize(raw: dict[str, Any], problems: Problems, loc: Loc = ("workflow",)) -> None:
@@ -116,6 +126,13 @@ def _from_claude_options(holder: dict[str, Any], loc: Loc, keys: tuple[str, ...]
             if options.pop(key) is not True:
                 problems.add(options_loc + (key,), f"can only be true: {why}; remove it "
                              f"(see {GUIDE})")
+    for key, why in NO_EFFECT_WHEN_FALSE.items():
+        if key in options:
+            value = options.pop(key)
+            if value is False:
+                problems.note(options_loc + (key,), f"{why} (see {GUIDE})")
+            elif value is not True:
+                problems.add(options_loc + (key,), f"must be true or false (got {value!r})")
     _timeouts(options, options_loc, problems, into=holder, into_loc=loc)
     for old, new in RENAMED_IN_CLAUDE_OPTIONS:
         if old in options and new in keys:

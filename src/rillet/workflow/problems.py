@@ -26,20 +26,11 @@ Loc = tuple[Any, ...]
 REFERENCE_HINTS = {
     "stream_file_path": "use stream_handler: file with stream_handler_opts: {file: {path: ...}}",
     "functions": "functions (declared in workflow.gemini_functions) are for gemini steps",
-    "hooks": "pipeline_ex's hooks name its own Elixir functions (log_tool_use, validate_bash, "
-             "audit_tool), which rillet does not have; limit tools with allowed_tools, "
-             "disallowed_tools or permission_mode",
     "schema": "pipeline_ex read no step key named schema (its genesis files sketch the "
               "object they want with it); for a JSON object that fits a JSON Schema use "
               "output_schema on a claude step",
     "options": "pipeline_ex read no step key named options (its steps read claude_options); "
                "put these under claude_options",
-    "enable_context_management": "pipeline_ex checked this key but nothing read it; remove it",
-    "memory_config": "pipeline_ex checked this key but nothing read it; remove it",
-    "max_input_tokens": "pipeline_ex checked this key but nothing read it (Gemini takes no "
-                        "input limit); remove it",
-    "debug_level": "pipeline_ex checked this key but nothing read it; use verbose: true on a "
-                   "step to see its tool calls and thinking",
     "streaming": "(of a set_variable) pipeline_ex read no such key there; a set_variable "
                  "computes its values at once, so there is nothing to stream; remove it",
     "lazy": "(of a data_transform) pipeline_ex's lazy evaluation ran the operations over "
@@ -93,6 +84,15 @@ class Problems:
     # the new place are told at the old one.
     moved: dict[Loc, Loc] = field(default_factory=dict)
     found: list[tuple[int, str]] = field(default_factory=list)
+    # Keys accepted although they change nothing, each with why (`rillet validate` shows
+    # them); never an error.
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, loc: Loc, message: str) -> None:
+        loc = self._original(tuple(loc))
+        line = line_of(self.root, loc)
+        where = f"{self.source}:{line}" if line else self.source
+        self.notes.append(f"{where}: {key_path(loc)}: {message}")
 
     def add(self, loc: Loc, message: str, *, line: int | None = None) -> None:
         loc = self._original(tuple(loc))

@@ -118,6 +118,84 @@ class AgentSpec(_Model):
     model: str | None = None
 
 
+def _hook_names(value: Any) -> Any:
+    if isinstance(value, list):
+        from rillet.providers.claude_agent.hooks import normalize_name
+
+        return [normalize_name(v) if isinstance(v, str) else v for v in value]
+    return value
+
+
+class HookRule(_Model):
+    """Built-in hooks run on the calls of the tools `matcher` names."""
+
+    matcher: str | None = Field(default=None, description="A tool name, names joined by | "
+                                "or a regular expression; '*' or none: every tool.")
+    hooks: Annotated[list[str], BeforeValidator(_hook_names)] = Field(
+        min_length=1, description="validate_bash, log_tool_use, audit_tool.")
+
+    @field_validator("hooks")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        from rillet.providers.claude_agent.hooks import HOOK_NAMES
+
+        for name in value:
+            if name not in HOOK_NAMES:
+                raise ValueError(f"unknown hook '{name}': rillet's hooks are built in "
+                                 f"({', '.join(HOOK_NAMES)}), and no other code runs as a "
+                                 f"hook (see docs/migration-from-pipeline-ex.md)")
+        return value
+
+
+class ToolHooks(_Model):
+    """`hooks`: built-in hooks on tool calls, by hook event (the Agent SDK's hooks)."""
+
+    PreToolUse: list[HookRule] | None = None  # noqa: N815 - the SDK's event names
+    PostToolUse: list[HookRule] | None = None  # noqa: N815
+
+    @model_validator(mode="after")
+    def _pre_only(self) -> ToolHooks:
+        from rillet.providers.claude_agent.hooks import PRE_ONLY
+
+        for rule in self.PostToolUse or ():
+            for name in rule.hooks:
+                if name in PRE_ONLY:
+                    raise ValueError(f"{name} can only stop a call before it runs: put it "
+                                     f"under PreToolUse")
+        return self
+
+
+# The Claude CLI clamps a smaller auto-compact window up to this (CLAUDE_CODE_AUTO_COMPACT_WINDOW).
+CLI_MIN_COMPACT_WINDOW = 100_000
+
+
+class MemoryConfig(_Model):
+    """`memory_config`: the Claude CLI's automatic compaction of a long conversation."""
+
+    max_context_length: int | None = Field(
+        default=None, ge=CLI_MIN_COMPACT_WINDOW, description="The context window compaction "
+        "works in, in tokens (at most the model's own; the CLI takes no less than 100000).")
+    auto_compact: bool | None = Field(default=None, description="false: never compact "
+                                      "automatically; true: the CLI's default.")
+    compact_threshold: int | None = Field(
+        default=None, ge=1, description="Compact once the conversation reaches this many "
+        "tokens (needs max_context_length).")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MemoryConfig:
+        if self.compact_threshold is None:
+            return self
+        if self.auto_compact is False:
+            raise ValueError("compact_threshold says when to compact, but auto_compact: "
+                             "false never does; keep one")
+        if self.max_context_length is None:
+            raise ValueError("compact_threshold needs max_context_length: the Claude CLI "
+                             "takes the threshold as a share of that window")
+        if self.compact_threshold >= self.max_context_length:
+            raise ValueError("compact_threshold must be below max_context_length")
+        return self
+
+
 class ClaudeOptions(_Model):
     """Options of a `type: claude` step with `provider: claude_agent` (the Claude Agent SDK).
     Each maps to one ClaudeAgentOptions field (rillet.providers.claude_agent.options)."""
@@ -149,6 +227,8 @@ class ClaudeOptions(_Model):
     setting_sources: list[Literal["user", "project", "local"]] | None = None
     betas: list[str] | None = None
     agents: dict[str, AgentSpec] | None = None
+    hooks: ToolHooks | None = None
+    memory_config: MemoryConfig | None = None
 
 
 class _Sampling(_Model):
@@ -180,6 +260,9 @@ class DefaultClaudeOptions(ClaudeOptions, _Sampling):
 class TokenBudget(_Model):
     """Generation settings of a `type: gemini` step."""
 
+    max_input_tokens: int | None = Field(
+        default=None, ge=1, description="The step fails before sending when its prompt is "
+        "longer (Gemini's countTokens; an estimate in mock mode).")
     max_output_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
@@ -1060,6 +1143,10 @@ class Environment(_Model):
 
     mode: Literal["development", "production", "test"] = Field(
         description="Read by templates and conditions as workflow.environment.")
+    debug_level: Literal["basic", "detailed", "performance"] | None = Field(
+        default=None, description="The console's detail for steps that do not set verbose: "
+        "basic (text), detailed (also tool calls and thinking), performance (detailed, and "
+        "each step's figures at the end of the run).")
 
 
 class Workflow(_Model):
@@ -1089,6 +1176,10 @@ class Workflow(_Model):
     environment: Environment | None = None
     enable_skills: bool = Field(default=False, description="Claude steps with an "
                                 "allowed_tools list may also use the Skill tool.")
+    enable_context_management: bool | None = Field(
+        default=None, description="true: Claude steps read CLAUDE.md (setting_sources "
+        "includes project; [project] when none is given); false: they read no settings "
+        "files, so no CLAUDE.md.")
     defaults: Defaults = Field(default_factory=Defaults)
     steps: list[Step] = Field(json_schema_extra={"minItems": 1})
 
@@ -1107,10 +1198,16 @@ class Workflow(_Model):
 
     # Set by the loader (never from YAML): relative prompt files are read from its folder.
     _source_path: str | None = PrivateAttr(default=None)
+    # Set by the loader: keys accepted although they change nothing, each with why.
+    _notes: list[str] = PrivateAttr(default_factory=list)
 
     @property
     def source_path(self) -> str | None:
         return self._source_path
+
+    @property
+    def notes(self) -> list[str]:
+        return self._notes
 
 
 def _with_children(step: Any) -> list[Any]:

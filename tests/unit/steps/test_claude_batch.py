@@ -150,10 +150,10 @@ def test_a_batch_without_something_to_ask_is_refused(tasks, message):
 def test_a_shared_option_rillet_refuses_is_told_once_with_the_reason():
     with pytest.raises(WorkflowError) as info:
         loads_workflow("workflow:\n  name: b\n  steps:\n    - name: b\n"
-                       "      type: claude_batch\n      claude_options: {print: false}\n"
+                       "      type: claude_batch\n      claude_options: {pass_through_streaming: false}\n"
                        "      tasks: [{prompt: one}, {prompt: two}]\n", source="flow.yaml")
     message = str(info.value)
-    assert message.count("claude_options.print: can only be true") == 1
+    assert message.count("claude_options.pass_through_streaming: can only be true") == 1
     assert "tasks[0]" not in message
 
 

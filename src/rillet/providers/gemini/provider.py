@@ -34,7 +34,7 @@ SIM_API_KEY = "sim"
 API_VERSION = "v1beta"
 
 OPTION_KEYS = frozenset({"max_output_tokens", "temperature", "top_p", "top_k",
-                         "thinking_budget"})
+                         "thinking_budget", "max_input_tokens"})
 
 
 def config_params(request: ModelRequest) -> dict[str, Any]:
@@ -70,6 +70,26 @@ def prompt_tokens(request: ModelRequest) -> int:
     from rillet.sim.script import count_tokens
 
     return count_tokens(request.system_prompt or "") + count_tokens(request.prompt)
+
+
+def over_input_limit(request: ModelRequest, tokens: int, counted_by: str
+                     ) -> ProviderError | None:
+    """`token_budget.max_input_tokens`: the error for a prompt longer than the limit (it
+    is never sent), or None."""
+    limit = request.options.get("max_input_tokens")
+    if limit is None or tokens <= int(limit):
+        return None
+    return ProviderError(
+        f"step '{request.step}': the prompt is {tokens} tokens ({counted_by}), over "
+        f"token_budget.max_input_tokens ({limit}), so it was not sent; shorten the prompt "
+        f"or raise the limit", kind="invalid_request")
+
+
+def count_contents(request: ModelRequest) -> list[str]:
+    """What countTokens is asked to count: the system instruction (which the Gemini API's
+    countTokens does not take as such) and the prompt, as parts of one message."""
+    return [request.system_prompt, request.prompt] if request.system_prompt \
+        else [request.prompt]
 
 
 class GeminiProvider(HTTPProvider):
@@ -137,6 +157,8 @@ class GeminiProvider(HTTPProvider):
         import aiohttp  # google-genai's async transport
         from google.genai import errors
 
+        if request.options.get("max_input_tokens") is not None:
+            await self._check_input_limit(client, request, model)
         # The SDK sends the request (and retries it) when the first chunk is asked for.
         stream = await client.aio.models.generate_content_stream(
             model=model, contents=request.prompt, config=config or None)
@@ -162,6 +184,23 @@ class GeminiProvider(HTTPProvider):
             raise malformed_error(step, str(exc)) from None
         finally:
             await stream.aclose()
+
+
+    @staticmethod
+    async def _check_input_limit(client: Any, request: ModelRequest, model: str) -> None:
+        from google.genai import errors
+
+        try:
+            counted = await client.aio.models.count_tokens(
+                model=model, contents=count_contents(request))
+        except errors.APIError as exc:
+            raise status_error(request.step, exc.code, exc.status,
+                               f"countTokens (for max_input_tokens): {exc.message or exc}",
+                               SDK_ATTEMPTS) from exc
+        error = over_input_limit(request, int(counted.total_tokens or 0),
+                                 "counted by Gemini's countTokens")
+        if error is not None:
+            raise error
 
 
 async def _unwind(stream: Any) -> None:

@@ -146,13 +146,21 @@ class MockProvider:
         from rillet.providers.gemini.events import (
             RETRY_STATUSES, malformed_error, status_error, translated_attempts, wire_chunk,
         )
+        from rillet.sim.anthropic_stream import within_output_limit
         from rillet.sim.gemini_stream import gemini_chunks, gemini_error
 
         gemini.config_params(request)  # the real provider's checks of the options
         step = request.step
         model = request.model or gemini.DEFAULT_MODEL
         tokens = gemini.prompt_tokens(request)
-        reply = turn_reply(reply, False)
+        # The limit against rillet's estimate (word-ish pieces, as the simulator's
+        # countTokens counts them): no tokenizer of Gemini's runs offline.
+        too_long = gemini.over_input_limit(request, tokens, "estimated by rillet's mock "
+                                           "count of word pieces")
+        if too_long is not None:
+            raise too_long
+        reply = within_output_limit(turn_reply(reply, False),
+                                    request.options.get("max_output_tokens"))
         take_fault = self.script.take_fault
 
         def failed_request(status: int) -> ProviderError:
@@ -187,6 +195,8 @@ class MockProvider:
         translator = ClaudeMessageTranslator(step, structured=request.output_schema is not None)
         stream_event, translate = translator.stream_event, translator.translate
         gate = _FaultGate(self.script.take_fault)
+        hook_events: list[Event] = []
+        tool_hook = _tool_hooks(request, hook_events.append)
         sleep = asyncio.sleep
         pace = Schedule().wait
         resume_turn = 0  # on a retry: the API request sent again (1-based)
@@ -197,12 +207,16 @@ class MockProvider:
             messages = mock_sdk_messages(
                 reply, step=step, model=request.model or CLAUDE_AGENT_MODEL,
                 prompt=request.prompt, session_id=cli.session_id, input_tokens=cli.input_tokens,
-                take_fault=gate.decide, max_retries=cli.max_retries)
+                take_fault=gate.decide, max_retries=cli.max_retries, tool_hook=tool_hook)
             turn = 0
             open_blocks: set[int] = set()
             delivering = not resume_turn
             ending: list[object] | None = None
             for delay, message in messages:
+                if hook_events:  # the hooks ran before the CLI sends the tool's result
+                    for event in hook_events:
+                        yield event
+                    hook_events.clear()
                 kind = type(message)
                 if kind is SystemMessage and message.subtype == "status":  # type: ignore
                     turn += 1  # each API request starts with one
@@ -242,6 +256,23 @@ class MockProvider:
         if translator.final is None:
             raise StreamIncompleteError(f"the mock Claude CLI for step '{step}' stopped "
                                         f"without its final result")
+
+
+def _tool_hooks(request: ModelRequest, sink: Callable[[Event], None]
+                ) -> Callable[[str, Any], str | None] | None:
+    """The step's built-in hooks (claude_options.hooks), run on the mock's tool calls with
+    the input the CLI gives them; None when it has none."""
+    config = request.options.get("hooks")
+    if not config:
+        return None
+    from rillet.providers.claude_agent.hooks import run_matching
+
+    def run(event: str, block: Any) -> str | None:
+        data = {"hook_event_name": event, "tool_name": block.name, "tool_input": block.input,
+                "tool_use_id": block.id}
+        return run_matching(config, event, data, step=request.step, sink=sink).deny
+
+    return run
 
 
 class _MockCLI:
