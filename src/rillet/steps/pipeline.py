@@ -31,7 +31,8 @@ async def run(step: Any, scope: Any, walker: Any, children: dict[str, Any]) -> s
     inputs = {**workflow.inputs, **(scope.inputs if inherit and not given else given)}
     global_vars = {**(scope.global_vars if inherit else {}), **workflow.global_vars}
     inner = scope.nested(inputs=inputs, base_dir=base_dir, pipeline_file=source,
-                         workflow_name=workflow.name, global_vars=global_vars)
+                         workflow_name=workflow.name, global_vars=global_vars,
+                         gemini_functions=workflow.gemini_functions)
     await walker.run_steps(workflow.steps, inner, children)
     if step.outputs is None:
         return None

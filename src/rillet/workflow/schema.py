@@ -473,6 +473,16 @@ class GeminiStep(ModelStepBase):
     token_budget: TokenBudget | None = None
     functions: list[str] | None = Field(
         default=None, description="Names of workflow.gemini_functions the model may call.")
+    max_function_rounds: int = Field(
+        default=5, ge=1, description="Rounds of function calls (functions run, results "
+        "sent back) the step may take; a model still calling after them fails the step.")
+
+    @model_validator(mode="after")
+    def _rounds_need_functions(self) -> GeminiStep:
+        if "max_function_rounds" in self.model_fields_set and not self.functions:
+            raise ValueError("max_function_rounds bounds the rounds of function calls, and "
+                             "this step lists no functions")
+        return self
 
 
 class GeminiInstructorStep(GeminiStep):
@@ -483,11 +493,28 @@ class GeminiInstructorStep(GeminiStep):
 
 
 class GeminiFunction(_Model):
-    """A function a gemini step may call: its calls stream as ToolUse events."""
+    """A function a gemini step may call: its calls stream as ToolUse events; with an
+    implementation it is run and its result (a ToolResult) goes back to the model."""
 
     description: str | None = None
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"},
                                        description="A JSON Schema of its arguments.")
+    implementation: str | None = Field(default=None, description=(
+        "A Python function by dotted path (package.module:function), called with the "
+        "arguments as keywords; without one a call ends the step, its arguments the output."))
+
+    @field_validator("implementation")
+    @classmethod
+    def _names_code(cls, value: str | None) -> str | None:
+        # Checked by reading the source, never imported: the step imports it when it runs.
+        from rillet import user_code
+
+        if value is not None:
+            try:
+                user_code.check_reference(value)
+            except (ImportError, AttributeError, ValueError) as exc:
+                raise ValueError(f"cannot find '{value}': {exc}") from None
+        return value
 
     @field_validator("parameters")
     @classmethod

@@ -143,16 +143,18 @@ class MockProvider:
 
     def _gemini(self, request: ModelRequest, reply: Reply) -> AsyncIterator[Event]:
         from rillet.providers.gemini import provider as gemini
+        from rillet.providers.gemini.calls import gemini_events
         from rillet.providers.gemini.events import (
-            RETRY_STATUSES, malformed_error, status_error, translated_attempts, wire_chunk,
+            RETRY_STATUSES, malformed_error, status_error, wire_chunk,
         )
         from rillet.sim.gemini_stream import gemini_chunks, gemini_error
+        from rillet.sim.requests import gemini_prompt_tokens, gemini_responses_sent, gemini_turn
+        from rillet.sim.script import count_tokens
 
         gemini.config_params(request)  # the real provider's checks of the options
         step = request.step
         model = request.model or gemini.DEFAULT_MODEL
-        tokens = gemini.prompt_tokens(request)
-        reply = turn_reply(reply, False)
+        system_tokens = count_tokens(request.system_prompt or "")
         take_fault = self.script.take_fault
 
         def failed_request(status: int) -> ProviderError:
@@ -161,13 +163,18 @@ class MockProvider:
             return status_error(step, status, body["error"]["status"], body["error"]["message"],
                                 gemini.SDK_ATTEMPTS if retried else 1)
 
-        def open_attempt(attempt: int) -> AsyncIterator[Any]:
-            fault = _after_sdk_retries(take_fault, reply, gemini.SDK_ATTEMPTS,
+        def open_request(contents: list[Any], attempt: int) -> AsyncIterator[Any]:
+            # What the simulator makes of the same request body.
+            body = {"contents": contents}
+            turn = gemini_turn(reply, gemini_responses_sent(body))
+            fault = _after_sdk_retries(take_fault, turn, gemini.SDK_ATTEMPTS,
                                        lambda status: status in RETRY_STATUSES, failed_request)
-            items = gemini_chunks(reply, model=model, prompt_tokens=tokens, fault=fault)
+            items = gemini_chunks(turn, model=model, fault=fault,
+                                  prompt_tokens=system_tokens + gemini_prompt_tokens(body))
             return _replay(items, wire_chunk, step, malformed_error)
 
-        return translated_attempts(request, open_attempt, retries=gemini.STREAM_RETRIES)
+        return gemini_events(request, open_request, _WireConversation(),
+                             retries=gemini.STREAM_RETRIES)
 
     # -- claude_agent -------------------------------------------------------------------------
 
@@ -242,6 +249,21 @@ class MockProvider:
         if translator.final is None:
             raise StreamIncompleteError(f"the mock Claude CLI for step '{step}' stopped "
                                         f"without its final result")
+
+
+class _WireConversation:
+    """The turns of a Gemini conversation as the JSON google-genai sends."""
+
+    def opening(self, prompt: str) -> list[Any]:
+        return [{"role": "user", "parts": [{"text": prompt}]}]
+
+    def model_turn(self, parts: list[Any]) -> Any:
+        return {"role": "model", "parts": [part.wire for part in parts]}
+
+    def response_turn(self, outcomes: list[Any]) -> Any:
+        return {"role": "user", "parts": [{"functionResponse": {
+            **({"id": o.call_id} if o.call_id else {}), "name": o.call.name,
+            "response": o.response}} for o in outcomes]}
 
 
 class _MockCLI:
