@@ -146,3 +146,24 @@ async def _call(function: Callable[..., Any], call: ToolUse, call_id: str | None
                        ToolResult(call.step, call.tool_use_id, message, is_error=True))
     content = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
     return Outcome(call, call_id, {"output": output}, ToolResult(call.step, call.tool_use_id, content))
+
+
+class _NoConversation:
+    """For a request whose functions rillet never runs: there is no second request."""
+
+    def opening(self, prompt: str) -> list[Any]:
+        return []
+
+    def model_turn(self, parts: list[Any]) -> Any:
+        raise AssertionError("a single request has no second turn")
+
+    response_turn = model_turn
+
+
+def translated_attempts(request: ModelRequest, open_attempt: Callable[[int], AsyncIterator[Any]],
+                        *, retries: int, delay_s: float = 0.0) -> AsyncIterator[Event]:
+    """One request (functions, if any, not run): the chunks of `open_attempt(n)` as rillet
+    events ending with one ResponseComplete, dropped attempts retried as above."""
+    single = dataclasses.replace(request, function_code=None)
+    return gemini_events(single, lambda contents, attempt: open_attempt(attempt),
+                         _NoConversation(), retries=retries, delay_s=delay_s)

@@ -1,7 +1,8 @@
 """The Gemini provider: google-genai's `generate_content_stream`, chunk by chunk.
 
 Each chunk the SDK yields goes through `GeminiChunkTranslator` (thoughts, text, function
-calls, running usage, finish reason). The SDK retries a failed request itself
+calls, running usage, finish reason); `calls.gemini_events` runs the functions the model
+calls that have an implementation and sends their responses in the next request. The SDK retries a failed request itself
 (`SDK_ATTEMPTS` attempts for 408/429/5xx/529 and connection errors; google-genai does not
 retry at all unless told to); a stream broken mid-way is sent again here
 (`STREAM_RETRIES`), with a StreamRetry first so the text is not doubled.
@@ -62,13 +63,6 @@ def config_params(request: ModelRequest) -> dict[str, Any]:
         config["thinking_config"] = {"thinking_budget": int(budget),
                                      "include_thoughts": int(budget) != 0}
     return config
-
-
-def prompt_tokens(request: ModelRequest) -> int:
-    """The prompt tokens the simulator counts for this request (system + prompt)."""
-    from rillet.sim.script import count_tokens
-
-    return count_tokens(request.system_prompt or "") + count_tokens(request.prompt)
 
 
 class GeminiProvider(HTTPProvider):
