@@ -48,6 +48,20 @@ def test_a_function_call_arrives_whole_in_one_chunk():
         {"functionCall": {"name": "lookup", "args": {"q": "x"}}}]
 
 
+def test_parallel_function_calls_arrive_together_in_one_chunk():
+    calls = [ToolCall(name="w", input={"city": "Paris"}), ToolCall(name="w", input={"city": "Oslo"})]
+    reply = Reply(text="", function_calls=calls, timing=FAST)
+    bodies = [b for _, b in chunks(reply)]
+    assert len(bodies) == 1
+    assert bodies[0]["candidates"][0]["content"]["parts"] == [
+        {"functionCall": {"name": "w", "args": {"city": "Paris"}}},
+        {"functionCall": {"name": "w", "args": {"city": "Oslo"}}}]
+    whole = gemini_response(reply, model="gemini-sim", prompt_tokens=4)
+    assert whole["candidates"][0]["content"]["parts"] == bodies[0]["candidates"][0][
+        "content"]["parts"]
+    assert whole["usageMetadata"] == bodies[0]["usageMetadata"]
+
+
 def test_max_tokens_stop_reason_maps_to_gemini_finish_reason():
     bodies = [b for _, b in chunks(Reply(text="cut", stop_reason="max_tokens", timing=FAST))]
     assert bodies[-1]["candidates"][0]["finishReason"] == "MAX_TOKENS"

@@ -99,9 +99,10 @@ async def gemini_events(request: ModelRequest, open_request: OpenRequest,
                 f"text so far is kept. Raise max_function_rounds, or tell the model in "
                 f"the prompt when to stop calling", kind="function_rounds")
         outcomes = []
-        async for outcome in run_calls(calls, translator.call_ids, code):
-            outcomes.append(outcome)
-            yield outcome.result
+        async with aclosing(run_calls(calls, translator.call_ids, code)) as running:
+            async for outcome in running:
+                outcomes.append(outcome)
+                yield outcome.result
         contents = [*contents, conversation.model_turn(translator.parts),
                     conversation.response_turn(outcomes)]
     # A call of a function with no implementation is the answer (pipeline_ex's way of
