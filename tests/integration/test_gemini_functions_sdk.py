@@ -183,3 +183,56 @@ async def test_the_mock_emits_the_real_providers_events(provider, sim, prompt, c
     assert comparable(mock) == comparable(real)
     assert (mock_error and str(mock_error)) == (real_error and str(real_error))
     assert sum(type(e) is ToolResult for e in real) >= 1
+
+
+# --- a whole run, in sim mode ---------------------------------------------------------------
+
+
+async def test_a_nested_pipeline_runs_its_own_functions_through_google_genai(tmp_path, sim):
+    import textwrap
+    import uuid
+
+    import rillet
+
+    module = f"city_weather_{uuid.uuid4().hex[:8]}"
+    inner = tmp_path / "inner"
+    inner.mkdir()
+    (inner / f"{module}.py").write_text(
+        "def get_weather(city):\n    return {'city': city, 'celsius': 9}\n")
+    (inner / "weather.yaml").write_text(textwrap.dedent(f"""\
+        workflow:
+          name: weather
+          gemini_functions:
+            get_weather:
+              parameters: {{type: object, properties: {{city: {{type: string}}}}}}
+              implementation: "{module}:get_weather"
+          steps:
+            - name: ask
+              type: gemini
+              functions: [get_weather]
+              prompt: "weather in one city"
+        """))
+    (tmp_path / "outer.yaml").write_text(textwrap.dedent("""\
+        workflow:
+          name: outer
+          steps:
+            - name: trip
+              type: pipeline
+              pipeline_file: inner/weather.yaml
+        """))
+    seen: list[Any] = []
+
+    class Listener:
+        def on_event(self, event: Any) -> None:
+            seen.append(event)
+
+    result = await rillet.run_async(tmp_path / "outer.yaml", mode="sim",
+                                    sim_base_url=sim.base_url, output_dir=tmp_path / "out",
+                                    workspace_dir=tmp_path / "ws", listeners=[Listener()])
+    assert result.status == "completed", result.error
+    [tool_result] = [e for e in seen if type(e) is ToolResult]
+    assert (tool_result.step, tool_result.content) == ("trip.ask", '{"city": "Lima", "celsius": 9}')
+    assert sim.requests[-1].body["contents"][2]["parts"] == [{"functionResponse": {
+        "name": "get_weather", "response": {"output": {"city": "Lima", "celsius": 9}}}}]
+    step = result.results["trip"].children["ask"]
+    assert step.text == "Lima is grey." and step.num_turns == 2
