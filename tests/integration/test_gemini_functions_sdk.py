@@ -141,6 +141,30 @@ async def test_parallel_calls_run_and_their_responses_go_back_before_the_answer(
     assert final.input_tokens == usage[-1].input_tokens > usage[0].input_tokens * 2
 
 
+async def test_the_model_turn_goes_back_with_its_thought_signatures(provider, sim,
+                                                                   monkeypatch):
+    events, error = await outcome(provider.stream(request("weather in one city",
+                                                          sim.base_url)))
+    assert error is None
+    sent = sim.requests[1].body["contents"][1]["parts"]
+    assert [p["thoughtSignature"] for p in sent if "functionCall" in p] == [
+        "c2ltLXNpZ25hdHVyZTpnZXRfd2VhdGhlcg=="]  # base64 of "sim-signature:get_weather"
+    # A client that rebuilds the model's turn from the calls loses them: Gemini refuses it.
+    from google.genai import types
+
+    from rillet.providers.gemini.provider import SDKConversation
+
+    def rebuilt(self: Any, parts: list[Any]) -> Any:
+        return types.Content(role="model", parts=[
+            types.Part(function_call=p.function_call) for p in parts if p.function_call])
+
+    monkeypatch.setattr(SDKConversation, "model_turn", rebuilt)
+    events, error = await outcome(provider.stream(request("weather in one city",
+                                                          sim.base_url)))
+    assert error is not None and error.kind == "invalid_request"
+    assert "missing a thought_signature" in str(error)
+
+
 async def test_a_function_that_raises_sends_its_error_back_and_the_step_goes_on(provider, sim):
     events, error = await outcome(provider.stream(request("weather in one city",
                                                           sim.base_url, broken_weather)))

@@ -3,6 +3,7 @@ dict per delta, each with the running usage, the last one with its finish reason
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Iterator
@@ -123,7 +124,27 @@ def _pieces(tokens: list[str], chunk_tokens: int) -> Iterator[tuple[str, int]]:
 
 
 def _function_call(call: ToolCall) -> dict[str, Any]:
-    return {"functionCall": {"name": call.name, "args": call.input}}
+    # Gemini 3 signs each function call; a client must send the signature back with the
+    # model's turn (`unsigned_function_call` checks that it did).
+    signature = base64.b64encode(f"sim-signature:{call.name}".encode()).decode()
+    return {"functionCall": {"name": call.name, "args": call.input},
+            "thoughtSignature": signature}
+
+
+def unsigned_function_call(body: dict[str, Any]) -> str | None:
+    """What Gemini says of a request whose model turns hold a function call sent back
+    without its thought signature (the model's turn was rebuilt, not sent as it came)."""
+    for number, content in enumerate(body.get("contents") or ()):
+        if not isinstance(content, dict) or content.get("role") != "model":
+            continue
+        for position, part in enumerate(content.get("parts") or ()):
+            if isinstance(part, dict) and "functionCall" in part \
+                    and not part.get("thoughtSignature"):
+                name = (part["functionCall"] or {}).get("name")
+                return (f"Function call is missing a thought_signature in functionCall parts "
+                        f"(contents[{number}], function '{name}', position {position}); "
+                        f"send the model's turn back as it came")
+    return None
 
 
 def _finish_reason(reply: Reply) -> str:

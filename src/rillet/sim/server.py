@@ -20,7 +20,9 @@ from aiohttp import web
 
 from rillet.local_http import start_site
 from rillet.sim.anthropic_stream import anthropic_error, anthropic_events, anthropic_message
-from rillet.sim.gemini_stream import gemini_chunks, gemini_error, gemini_response
+from rillet.sim.gemini_stream import (
+    gemini_chunks, gemini_error, gemini_response, unsigned_function_call,
+)
 from rillet.sim.pacing import Schedule
 from rillet.sim.requests import (
     anthropic_input_tokens, anthropic_prompt, gemini_prompt, gemini_prompt_tokens,
@@ -131,6 +133,9 @@ class Simulator:
             return _gemini_failure(404, f"method '{method}' is not simulated")
         if body is None:
             return _gemini_failure(400, "the request body is not a JSON object")
+        unsigned = unsigned_function_call(body)
+        if unsigned is not None:
+            return _gemini_failure(400, unsigned)
         prompt, _ = gemini_prompt(body)
         reply = self.script.reply_for(prompt)
         schema = gemini_schema(body)

@@ -147,7 +147,7 @@ class MockProvider:
         from rillet.providers.gemini.events import (
             RETRY_STATUSES, malformed_error, status_error, wire_chunk,
         )
-        from rillet.sim.gemini_stream import gemini_chunks, gemini_error
+        from rillet.sim.gemini_stream import gemini_chunks, gemini_error, unsigned_function_call
         from rillet.sim.requests import gemini_prompt_tokens, gemini_responses_sent, gemini_turn
         from rillet.sim.script import count_tokens
 
@@ -166,6 +166,9 @@ class MockProvider:
         def open_request(contents: list[Any], attempt: int) -> AsyncIterator[Any]:
             # What the simulator makes of the same request body.
             body = {"contents": contents}
+            unsigned = unsigned_function_call(body)
+            if unsigned is not None:
+                raise status_error(step, 400, "INVALID_ARGUMENT", unsigned, 1)
             turn = gemini_turn(reply, gemini_responses_sent(body))
             fault = _after_sdk_retries(take_fault, turn, gemini.SDK_ATTEMPTS,
                                        lambda status: status in RETRY_STATUSES, failed_request)
