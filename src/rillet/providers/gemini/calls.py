@@ -68,7 +68,8 @@ async def gemini_events(request: ModelRequest, open_request: OpenRequest,
     spent_in = spent_out = spent_cached = 0
     tools = retried = requests = 0
     while True:
-        translator = GeminiChunkTranslator(step, tools_before=tools, retries_before=retried)
+        translator = GeminiChunkTranslator(step, tools_before=tools, retries_before=retried,
+                                           keep_parts=bool(code))
         so_far = list(contents)
 
         def open_attempt(attempt: int, so_far: list[Any] = so_far) -> AsyncIterator[Any]:

@@ -24,7 +24,8 @@ from rillet.providers.attempts import retried_attempts
 class GeminiChunkTranslator:
     """One step's chunks in, rillet events out. Pure: no I/O, no clock."""
 
-    def __init__(self, step: str, *, tools_before: int = 0, retries_before: int = 0):
+    def __init__(self, step: str, *, tools_before: int = 0, retries_before: int = 0,
+                 keep_parts: bool = False):
         self.step = step
         self.model: str | None = None
         self.finish_reason: str | None = None
@@ -32,8 +33,9 @@ class GeminiChunkTranslator:
         self.output_tokens = 0
         self.cached_tokens = 0
         self.retries = retries_before
-        # The current attempt's parts as they came (the model's turn, to send back with
-        # function responses: thought signatures and all) and its function calls.
+        # With `keep_parts`, the current attempt's parts as they came (the model's turn, to
+        # send back with function responses: thought signatures and all); its calls always.
+        self.keep_parts = keep_parts
         self.parts: list[Any] = []
         self.calls: list[ToolUse] = []
         self.call_ids: list[str | None] = []  # the ids the model gave them (often none)
@@ -48,7 +50,8 @@ class GeminiChunkTranslator:
         content = candidate.content if candidate is not None else None
         parts = content.parts if content is not None else None
         if parts:
-            self.parts.extend(parts)
+            if self.keep_parts:
+                self.parts.extend(parts)
             for part in parts:
                 text = part.text
                 if text:
