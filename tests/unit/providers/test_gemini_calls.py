@@ -5,6 +5,7 @@ function's failure or odd return value becomes, and that closing it stops the ca
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 from collections.abc import AsyncIterator
 from typing import Any
@@ -126,3 +127,26 @@ async def test_closing_the_stream_after_one_result_cancels_the_call_still_runnin
     await stream.aclose()
     await asyncio.wait_for(cancelled.wait(), 1)
     assert len(model.sent) == 1  # no second request
+
+
+async def test_a_call_of_a_function_nobody_declared_is_answered_with_an_error():
+    model = Model([chunk({"functionCall": {"name": "f", "args": {"n": 1}}},
+                         {"functionCall": {"name": "made_up", "args": {}}})],
+                  [chunk({"text": "sorry"})])
+    turns = Turns()
+    events = await events_of(model, turns, {"f": lambda n: n})
+    assert [(e.content, e.is_error) for e in events if type(e) is ToolResult] == [
+        ("1", False),
+        ("LookupError: no function named 'made_up' is declared for this step", True)]
+    assert len(model.sent) == 2 and events[-1].output is None
+
+
+async def test_a_call_of_a_declared_function_without_implementation_ends_the_step():
+    model = Model([chunk({"functionCall": {"name": "f", "args": {"n": 1}}},
+                         {"functionCall": {"name": "rate", "args": {"score": 3}}})])
+    request_ = dataclasses.replace(request({"f": lambda n: n}), functions=[
+        {"name": "f", "parameters": {}}, {"name": "rate", "parameters": {}}])
+    events = [e async for e in gemini_events(request_, model, Turns(), retries=0)]
+    assert not any(type(e) is ToolResult for e in events)  # neither call runs
+    assert len(model.sent) == 1
+    assert events[-1].output == {"n": 1}  # pipeline_ex: the first call's arguments

@@ -58,7 +58,8 @@ def test_a_function_call_arrives_whole_in_one_chunk():
 
 
 def test_parallel_function_calls_arrive_together_in_one_chunk():
-    calls = [ToolCall(name="w", input={"city": "Paris"}), ToolCall(name="w", input={"city": "Oslo"})]
+    calls = [ToolCall(name="w", input={"city": "Paris"}),
+             ToolCall(name="w", input={"city": "Oslo"})]
     reply = Reply(text="", function_calls=calls, timing=FAST)
     bodies = [b for _, b in chunks(reply)]
     assert len(bodies) == 1

@@ -80,7 +80,8 @@ def test_gemini_counts_the_turns_of_function_responses_sent():
 
 
 def test_a_gemini_reply_calls_for_function_rounds_turns_then_answers():
-    calls = [ToolCall(name="w", input={"city": "Paris"}), ToolCall(name="w", input={"city": "Oslo"})]
+    calls = [ToolCall(name="w", input={"city": "Paris"}),
+             ToolCall(name="w", input={"city": "Oslo"})]
     reply = Reply(text="Done.", thinking="plan", function_calls=calls, function_rounds=2)
     turns = [gemini_turn(reply, n) for n in range(3)]
     assert [(t.text, len(t.calls), t.thinking) for t in turns] == [

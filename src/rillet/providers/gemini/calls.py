@@ -63,7 +63,9 @@ async def gemini_events(request: ModelRequest, open_request: OpenRequest,
     request's. Usage events carry running totals for the whole step."""
     step = request.step
     code = request.function_code or {}
+    declared = {function["name"] for function in request.functions or ()}
     limit = request.max_function_rounds
+    model: str | None = None
     contents = conversation.opening(request.prompt)
     spent_in = spent_out = spent_cached = 0
     tools = retried = requests = 0
@@ -89,8 +91,12 @@ async def gemini_events(request: ModelRequest, open_request: OpenRequest,
         spent_out += translator.output_tokens
         spent_cached += translator.cached_tokens
         tools, retried = translator.tools, translator.retries
+        model = translator.model or model
         calls = translator.calls
-        if not calls or any(call.name not in code for call in calls):
+        # A call of a declared function with no implementation ends the step; one of a
+        # function nobody declared is answered with an error, as a failing call is.
+        if not calls or not code or any(call.name in declared and call.name not in code
+                                        for call in calls):
             break
         if requests > limit:
             names = ", ".join(call.name for call in calls)
@@ -109,7 +115,7 @@ async def gemini_events(request: ModelRequest, open_request: OpenRequest,
     # A call of a function with no implementation is the answer (pipeline_ex's way of
     # asking for structured arguments): its arguments are the step's output.
     output = calls[0].input if calls else None
-    yield ResponseComplete(step, model=translator.model, stop_reason=translator.finish_reason,
+    yield ResponseComplete(step, model=model, stop_reason=translator.finish_reason,
                            input_tokens=spent_in, output_tokens=spent_out,
                            num_turns=requests, output=output)
 
@@ -119,7 +125,7 @@ async def run_calls(calls: list[ToolUse], call_ids: list[str | None],
     """Run a turn's calls at the same time (the model made them together); their outcomes
     in the order of the calls, each as soon as it and those before it are done. Leaving
     early cancels the calls still running (a sync function's thread runs on to its end)."""
-    tasks = [asyncio.ensure_future(_call(code[call.name], call, call_id))
+    tasks = [asyncio.ensure_future(_call(code.get(call.name), call, call_id))
              for call, call_id in zip(calls, call_ids)]
     try:
         for task in tasks:
@@ -130,11 +136,14 @@ async def run_calls(calls: list[ToolUse], call_ids: list[str | None],
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _call(function: Callable[..., Any], call: ToolUse, call_id: str | None) -> Outcome:
+async def _call(function: Callable[..., Any] | None, call: ToolUse,
+                call_id: str | None) -> Outcome:
     """Call `function` with the call's arguments as keywords: an async function awaited,
     a sync one in a worker thread. What it raises is the call's error, told to the model
     (the step goes on); what it returns, as JSON, is the call's output."""
     try:
+        if function is None:
+            raise LookupError(f"no function named '{call.name}' is declared for this step")
         if inspect.iscoroutinefunction(function):
             value = await function(**call.input)
         else:
@@ -147,7 +156,8 @@ async def _call(function: Callable[..., Any], call: ToolUse, call_id: str | None
         return Outcome(call, call_id, {"error": message},
                        ToolResult(call.step, call.tool_use_id, message, is_error=True))
     content = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
-    return Outcome(call, call_id, {"output": output}, ToolResult(call.step, call.tool_use_id, content))
+    return Outcome(call, call_id, {"output": output},
+                   ToolResult(call.step, call.tool_use_id, content))
 
 
 class _NoConversation:

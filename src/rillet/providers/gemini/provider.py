@@ -2,10 +2,11 @@
 
 Each chunk the SDK yields goes through `GeminiChunkTranslator` (thoughts, text, function
 calls, running usage, finish reason); `calls.gemini_events` runs the functions the model
-calls that have an implementation and sends their responses in the next request. The SDK retries a failed request itself
-(`SDK_ATTEMPTS` attempts for 408/429/5xx/529 and connection errors; google-genai does not
-retry at all unless told to); a stream broken mid-way is sent again here
-(`STREAM_RETRIES`), with a StreamRetry first so the text is not doubled.
+calls that have an implementation and sends their responses in the next request. The SDK
+retries a failed request itself (`SDK_ATTEMPTS` attempts for 408/429/5xx/529 and
+connection errors; google-genai does not retry at all unless told to); a stream broken
+mid-way is sent again here (`STREAM_RETRIES`), with a StreamRetry first so the text is not
+doubled.
 """
 
 from __future__ import annotations
