@@ -1111,6 +1111,23 @@ class Workflow(_Model):
                                              f"gemini_functions ({known})"))
         return found
 
+    def idle_function_rounds(self, steps: list[Any]) -> list[tuple[int, str]]:
+        """(step index, problem) for each step with max_function_rounds whose functions
+        have no implementation: no function runs, so there are no rounds to bound."""
+        found = []
+        for index, top in enumerate(steps):
+            for step in _with_children(top):
+                if step is None or "max_function_rounds" not in getattr(
+                        step, "model_fields_set", ()) or not getattr(step, "functions", None):
+                    continue
+                declared = [self.gemini_functions.get(name) for name in step.functions]
+                if not any(f is not None and f.implementation for f in declared):
+                    where = "" if step is top else f"step '{step.name}': "
+                    found.append((index, f"{where}max_function_rounds bounds the rounds of "
+                                         f"functions rillet runs, and none of this step's "
+                                         f"functions has an implementation"))
+        return found
+
     # Set by the loader (never from YAML): relative prompt files are read from its folder.
     _source_path: str | None = PrivateAttr(default=None)
 

@@ -265,3 +265,18 @@ async def test_no_code_refuses_the_code_a_nested_pipeline_file_names(tmp_path, m
     assert f"--no-code: '{module}:get_weather' names code" in result.error
     import sys
     assert module not in sys.modules
+
+
+def test_max_function_rounds_with_no_function_to_run_is_refused(tmp_path, module):
+    steps = """\
+        - name: ask
+          type: gemini
+          functions: [rate]
+          max_function_rounds: 3
+          prompt: "rate it"
+        """
+    with pytest.raises(WorkflowError, match=r"steps\[0\].max_function_rounds: "
+                                            r"max_function_rounds bounds the rounds of "
+                                            r"functions rillet runs, and none of this "
+                                            r"step's functions has an implementation"):
+        load_workflow(write_flow(tmp_path, module, steps))
