@@ -280,3 +280,28 @@ def test_max_function_rounds_with_no_function_to_run_is_refused(tmp_path, module
                                             r"functions rillet runs, and none of this "
                                             r"step's functions has an implementation"):
         load_workflow(write_flow(tmp_path, module, steps))
+
+
+def test_no_code_sees_an_implementation_in_an_inline_nested_pipeline(tmp_path, module):
+    (tmp_path / f"{module}.py").write_text(WEATHER_PY)
+    path = tmp_path / "flow.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        workflow:
+          name: outer
+          steps:
+            - name: sub
+              type: pipeline
+              pipeline:
+                name: inner
+                gemini_functions:
+                  get_weather:
+                    implementation: "{module}:get_weather"
+                steps:
+                  - name: ask
+                    type: gemini
+                    functions: [get_weather]
+                    prompt: "weather in atlantis"
+        """))
+    assert code_it_runs(load_workflow(path)) == [
+        f"steps[0](sub).pipeline(inner).gemini_functions.get_weather.implementation: "
+        f"'{module}:get_weather' (a function the model's calls run)"]
