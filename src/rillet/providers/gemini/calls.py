@@ -29,9 +29,6 @@ from rillet.events import Event, ResponseComplete, ToolResult, ToolUse, Usage
 from rillet.providers.base import ModelRequest
 from rillet.providers.gemini.events import GeminiChunkTranslator, request_events
 
-DEFAULT_MAX_ROUNDS = 5
-
-
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What one call of a function came to, as Gemini is told it."""
