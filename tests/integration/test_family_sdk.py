@@ -142,3 +142,6 @@ async def test_gemini_function_calls_stream_as_tool_uses_through_google_genai(tm
         ("analyze_code", {"quality_score": 4, "issues": ["x[0] fails on []"]})]
     declared = sim.requests[-1].body["tools"][0]["functionDeclarations"][0]
     assert declared["name"] == "analyze_code"
+    # No implementation: the call ends the step and its arguments are the output.
+    assert len(sim.requests) == 1
+    assert result["review"].output == {"quality_score": 4, "issues": ["x[0] fails on []"]}

@@ -418,7 +418,8 @@ class Executor:
     def _context(self) -> RunContext:
         wf, opts = self.workflow, self.options
         base_dir = Path(wf.source_path).parent if getattr(wf, "source_path", None) else Path.cwd()
-        user_code.use_folder(base_dir)  # the modules it names may be files beside it
+        # The modules it names may be files beside it; none under --no-code.
+        user_code.use_folder(base_dir, allow_code=opts.allow_code)
         use_prices(getattr(wf, "pricing", None))  # the workflow's own prices come first
         run_id = opts.run_id or new_run_id()
         # Like the reference system, output and workspace paths are taken from where the

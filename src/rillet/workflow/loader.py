@@ -188,6 +188,8 @@ def _validate(data: Any, problems: Problems) -> Workflow | None:
     if shell is not None:  # gemini step functions against workflow.gemini_functions
         for index, problem in shell.workflow.undeclared_functions(steps):
             problems.add(("workflow", "steps", index, "functions"), problem)
+        for index, problem in shell.workflow.idle_function_rounds(steps):
+            problems.add(("workflow", "steps", index, "max_function_rounds"), problem)
     if problems or shell is None:
         return None
     workflow = shell.workflow

@@ -556,6 +556,16 @@ class GeminiStep(ModelStepBase):
     token_budget: TokenBudget | None = None
     functions: list[str] | None = Field(
         default=None, description="Names of workflow.gemini_functions the model may call.")
+    max_function_rounds: int = Field(
+        default=5, ge=1, description="Rounds of function calls (functions run, results "
+        "sent back) the step may take; a model still calling after them fails the step.")
+
+    @model_validator(mode="after")
+    def _rounds_need_functions(self) -> GeminiStep:
+        if "max_function_rounds" in self.model_fields_set and not self.functions:
+            raise ValueError("max_function_rounds bounds the rounds of function calls, and "
+                             "this step lists no functions")
+        return self
 
 
 class GeminiInstructorStep(GeminiStep):
@@ -566,11 +576,28 @@ class GeminiInstructorStep(GeminiStep):
 
 
 class GeminiFunction(_Model):
-    """A function a gemini step may call: its calls stream as ToolUse events."""
+    """A function a gemini step may call: its calls stream as ToolUse events; with an
+    implementation it is run and its result (a ToolResult) goes back to the model."""
 
     description: str | None = None
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"},
                                        description="A JSON Schema of its arguments.")
+    implementation: str | None = Field(default=None, description=(
+        "A Python function by dotted path (package.module:function), called with the "
+        "arguments as keywords; without one a call ends the step, its arguments the output."))
+
+    @field_validator("implementation")
+    @classmethod
+    def _names_code(cls, value: str | None) -> str | None:
+        # Checked by reading the source, never imported: the step imports it when it runs.
+        from rillet import user_code
+
+        if value is not None:
+            try:
+                user_code.check_reference(value)
+            except (ImportError, AttributeError, ValueError) as exc:
+                raise ValueError(f"cannot find '{value}': {exc}") from None
+        return value
 
     @field_validator("parameters")
     @classmethod
@@ -1194,6 +1221,23 @@ class Workflow(_Model):
                         where = "" if step is top else f"step '{step.name}': "
                         found.append((index, f"{where}function '{name}' is not in "
                                              f"gemini_functions ({known})"))
+        return found
+
+    def idle_function_rounds(self, steps: list[Any]) -> list[tuple[int, str]]:
+        """(step index, problem) for each step with max_function_rounds whose functions
+        have no implementation: no function runs, so there are no rounds to bound."""
+        found = []
+        for index, top in enumerate(steps):
+            for step in _with_children(top):
+                if step is None or "max_function_rounds" not in getattr(
+                        step, "model_fields_set", ()) or not getattr(step, "functions", None):
+                    continue
+                declared = [self.gemini_functions.get(name) for name in step.functions]
+                if not any(f is not None and f.implementation for f in declared):
+                    where = "" if step is top else f"step '{step.name}': "
+                    found.append((index, f"{where}max_function_rounds bounds the rounds of "
+                                         f"functions rillet runs, and none of this step's "
+                                         f"functions has an implementation"))
         return found
 
     # Set by the loader (never from YAML): relative prompt files are read from its folder.

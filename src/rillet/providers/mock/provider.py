@@ -143,24 +143,26 @@ class MockProvider:
 
     def _gemini(self, request: ModelRequest, reply: Reply) -> AsyncIterator[Event]:
         from rillet.providers.gemini import provider as gemini
+        from rillet.providers.gemini.calls import gemini_events
         from rillet.providers.gemini.events import (
-            RETRY_STATUSES, malformed_error, status_error, translated_attempts, wire_chunk,
+            RETRY_STATUSES, malformed_error, status_error, wire_chunk,
         )
         from rillet.sim.anthropic_stream import within_output_limit
-        from rillet.sim.gemini_stream import gemini_chunks, gemini_error
+        from rillet.sim.gemini_stream import gemini_chunks, gemini_error, unsigned_function_call
+        from rillet.sim.requests import gemini_prompt_tokens, gemini_responses_sent, gemini_turn
+        from rillet.sim.script import count_tokens
 
         gemini.config_params(request)  # the real provider's checks of the options
         step = request.step
         model = request.model or gemini.DEFAULT_MODEL
-        tokens = gemini.prompt_tokens(request)
+        system_tokens = count_tokens(request.system_prompt or "")
         # The limit against rillet's estimate (word-ish pieces, as the simulator's
         # countTokens counts them): no tokenizer of Gemini's runs offline.
-        too_long = gemini.over_input_limit(request, tokens, "estimated by rillet's mock "
-                                           "count of word pieces")
+        too_long = gemini.over_input_limit(request, gemini.prompt_tokens(request),
+                                           "estimated by rillet's mock count of word pieces")
         if too_long is not None:
             raise too_long
-        reply = within_output_limit(turn_reply(reply, False),
-                                    request.options.get("max_output_tokens"))
+        max_output = request.options.get("max_output_tokens")
         take_fault = self.script.take_fault
 
         def failed_request(status: int) -> ProviderError:
@@ -169,13 +171,22 @@ class MockProvider:
             return status_error(step, status, body["error"]["status"], body["error"]["message"],
                                 gemini.SDK_ATTEMPTS if retried else 1)
 
-        def open_attempt(attempt: int) -> AsyncIterator[Any]:
-            fault = _after_sdk_retries(take_fault, reply, gemini.SDK_ATTEMPTS,
+        def open_request(contents: list[Any], attempt: int) -> AsyncIterator[Any]:
+            # What the simulator makes of the same request body.
+            body = {"contents": contents}
+            unsigned = unsigned_function_call(body)
+            if unsigned is not None:
+                raise status_error(step, 400, "INVALID_ARGUMENT", unsigned, 1)
+            turn = within_output_limit(gemini_turn(reply, gemini_responses_sent(body)),
+                                       max_output)
+            fault = _after_sdk_retries(take_fault, turn, gemini.SDK_ATTEMPTS,
                                        lambda status: status in RETRY_STATUSES, failed_request)
-            items = gemini_chunks(reply, model=model, prompt_tokens=tokens, fault=fault)
+            items = gemini_chunks(turn, model=model, fault=fault,
+                                  prompt_tokens=system_tokens + gemini_prompt_tokens(body))
             return _replay(items, wire_chunk, step, malformed_error)
 
-        return translated_attempts(request, open_attempt, retries=gemini.STREAM_RETRIES)
+        return gemini_events(request, open_request, _WireConversation(),
+                             retries=gemini.STREAM_RETRIES)
 
     # -- claude_agent -------------------------------------------------------------------------
 
@@ -273,6 +284,21 @@ def _tool_hooks(request: ModelRequest, sink: Callable[[Event], None]
         return run_matching(config, event, data, step=request.step, sink=sink).deny
 
     return run
+
+
+class _WireConversation:
+    """The turns of a Gemini conversation as the JSON google-genai sends."""
+
+    def opening(self, prompt: str) -> list[Any]:
+        return [{"role": "user", "parts": [{"text": prompt}]}]
+
+    def model_turn(self, parts: list[Any]) -> Any:
+        return {"role": "model", "parts": [part.wire for part in parts]}
+
+    def response_turn(self, outcomes: list[Any]) -> Any:
+        return {"role": "user", "parts": [{"functionResponse": {
+            **({"id": o.call_id} if o.call_id else {}), "name": o.call.name,
+            "response": o.response}} for o in outcomes]}
 
 
 class _MockCLI:
