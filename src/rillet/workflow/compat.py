@@ -39,6 +39,11 @@ ALWAYS_ON = {
     "pass_through_streaming": "rillet always streams a step's text on to the handlers and "
                               "the next step",
     "print": "rillet always runs the Claude CLI non-interactively (--print)",
+    # pipeline_ex added these figures to the response; rillet records them for every step.
+    "cost_tracking": "rillet always records each step's cost (cost_usd in results.json)",
+    "telemetry_enabled": "rillet always records each step's duration, turns and tokens "
+                         "(metrics in results.json); OpenTelemetry spans are the "
+                         "workflow's `telemetry`",
 }
 
 # Workflow-level Agent SDK keys: pipeline_ex gave them to every Claude step.

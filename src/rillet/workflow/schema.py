@@ -405,14 +405,18 @@ class ClaudeSessionStep(ClaudeSmartStep):
     session_config: SessionConfig = Field(default_factory=SessionConfig)
 
 
-# pipeline_ex's fallback actions answer with made-up text as if the step had succeeded.
+# What each of pipeline_ex's fallback_actions becomes. Its canned texts are not copied:
+# a step that failed is recorded as degraded (its error and the text so far kept) and the
+# run goes on, which is what those actions were for. pipeline_ex read `cached_response` as
+# graceful_degradation (its name for the cache was use_cached_response).
+DEGRADING_FALLBACK_ACTIONS = ("graceful_degradation", "emergency_response", "cached_response")
 _REFUSED_FALLBACK_ACTIONS = {
-    "graceful_degradation": "it answers with a canned apology as if the step had succeeded",
-    "emergency_response": "it answers with canned text as if the step had succeeded",
-    "cached_response": "it answers with a made-up 'cached' text",
-    "use_cached_response": "it answers with a made-up 'cached' text",
-    "simplified_prompt": "it answers a different, generic question in the step's place",
+    "use_cached_response": "pipeline_ex kept no cache: outside its mock mode the step "
+                           "failed with 'No cached response available'",
 }
+FALLBACK_ACTIONS = (*DEGRADING_FALLBACK_ACTIONS, "simplified_prompt")
+RetryCondition = Literal["timeout", "api_error", "rate_limit", "overloaded", "network",
+                         "temporary_error", "parsing_error", "max_turns"]
 
 
 class RetryConfig(_Model):
@@ -422,23 +426,42 @@ class RetryConfig(_Model):
     backoff_strategy: Literal["exponential", "linear", "fixed"] = "exponential"
     base_delay_ms: int = Field(default=1000, ge=0, description="The first wait.")
     max_delay_ms: int = Field(default=30_000, ge=0, description="No wait is longer.")
-    retry_conditions: list[Literal["timeout", "api_error", "rate_limit", "overloaded",
-                                   "network", "temporary_error", "parsing_error",
-                                   "max_turns"]] | None = Field(
+    retry_conditions: list[RetryCondition] | None = Field(
         default=None, description="Which failures are retried; none: the transient ones.")
     fallback_action: str | None = Field(
-        default=None, description="Refused: pipeline_ex's fallback actions report made-up "
-                                  "text as the step's answer; list `fallbacks` instead.")
+        default=None, description="When every attempt and fallback failed: "
+        "graceful_degradation (also emergency_response, cached_response) records the step "
+        "as degraded and the run goes on; simplified_prompt asks 'Provide a brief, simple "
+        "response for: <step name>' and records that answer as degraded; none: the step "
+        "fails the run.")
 
     @field_validator("fallback_action")
     @classmethod
-    def _refuse_fallback_action(cls, value: Any) -> Any:
-        if value is None:
+    def _known_fallback_action(cls, value: Any) -> Any:
+        if value is None or value in FALLBACK_ACTIONS:
             return value
-        why = _REFUSED_FALLBACK_ACTIONS.get(value, "it is not one rillet knows")
-        raise ValueError(f"fallback_action '{value}' is not supported: {why}. rillet records "
-                         f"a failure as a failure; list `fallbacks` (another model or "
-                         f"provider) to try instead")
+        why = _REFUSED_FALLBACK_ACTIONS.get(value, f"it is not one pipeline_ex knew "
+                                                   f"({', '.join(FALLBACK_ACTIONS)})")
+        raise ValueError(f"fallback_action '{value}' is not supported: {why}. Use "
+                         f"graceful_degradation to let the run go on with the step marked "
+                         f"degraded, or list `fallbacks` (another model or provider)")
+
+
+class AttemptRetryConfig(_Model):
+    """`claude_options.retry_config` of a claude_robust step: pipeline_ex's provider retried
+    each attempt of the step's own retry_config so, `max_retries` tries in all."""
+
+    max_retries: int = Field(default=0, ge=0, le=10, description="Tries of each attempt in "
+                             "all (as pipeline_ex's provider counted); 0 or 1: one try.")
+    backoff_strategy: Literal["exponential", "linear", "fixed"] = "exponential"
+    retry_on: list[RetryCondition] = Field(default_factory=list, description="Which failures "
+                                           "are tried again; none: no failure is.")
+
+
+class RobustClaudeOptions(ClaudeOptions):
+    """A claude_robust step's claude_options: the Agent SDK's, and pipeline_ex's retry_config."""
+
+    retry_config: AttemptRetryConfig | None = None
 
 
 class Fallback(_Model):
@@ -455,10 +478,13 @@ class Fallback(_Model):
         return self
 
 
-class ClaudeRobustStep(ClaudeStep):
-    """`type: claude_robust`: a claude step that retries with backoff, then falls back."""
+class ClaudeRobustStep(ClaudeSmartStep):
+    """`type: claude_robust`: a claude step that retries with backoff, then falls back. Its
+    options start from a preset like claude_smart's (`production` unless one is named)."""
 
     type: Literal["claude_robust"]  # type: ignore[assignment]
+    claude_options: RobustClaudeOptions = Field(  # type: ignore[assignment]
+        default_factory=RobustClaudeOptions)
     retry_config: RetryConfig = Field(default_factory=RetryConfig)
     fallbacks: list[Fallback] = Field(default_factory=list, description="Tried in order, "
                                       "once each, after the retries.")
