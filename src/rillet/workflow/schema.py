@@ -46,6 +46,9 @@ class PreviousResponsePart(_Model):
     type: Literal["previous_response"]
     step: str
     extract: str | None = None
+    extract_with: Literal["content_extractor"] | None = Field(
+        default=None, description="pipeline_ex's way to ask for the step's text rather than "
+        "its whole result as JSON; rillet's previous_response is the text already.")
 
 
 class SessionContextPart(_Model):
@@ -331,29 +334,60 @@ class ClaudeSmartStep(ClaudeStep):
                                   "test).")
 
 
+# pipeline_ex's post_processing operations: the lists the model extracts
+# (rillet.steps.claude_extract.LISTS), then two that shape the text.
+POST_PROCESSING = ("extract_code_blocks", "extract_recommendations", "extract_links",
+                   "extract_key_points", "format_markdown", "generate_summary")
+PostProcessing = Literal["extract_code_blocks", "extract_recommendations", "extract_links",
+                         "extract_key_points", "format_markdown", "generate_summary"]
+
+
 class ExtractionConfig(_Model):
     """How a claude_extract step shapes what it extracted."""
 
     format: Literal["text", "json", "structured", "markdown", "summary"] = "text"
-    post_processing: list[Literal["extract_code_blocks", "extract_recommendations",
-                                  "extract_links", "extract_key_points"]] = Field(
-        default_factory=list, description="Each adds a list to the object and a section "
-                                          "to the text.")
+    post_processing: list[PostProcessing] = Field(
+        default_factory=list, description="In order: extract_* add a list to the object and "
+        "a section to the text; format_markdown puts a '# Content' heading over a text with "
+        "none; generate_summary adds a '## Generated Summary' section (the content's first "
+        "three sentences, at most 200 characters).")
     max_summary_length: int = Field(default=500, ge=10, description="format: summary.")
     include_metadata: bool = Field(default=False, description="Add extraction_metadata to "
                                                               "the object.")
     use_content_extractor: bool | None = Field(
-        default=None, description="Refused: rillet's text is always the model's own text; "
-                                  "there is nothing to extract it from.")
+        default=None, description="Accepted, true or false: pipeline_ex's extractor took the "
+                                  "text out of the SDK's messages; rillet's text is already "
+                                  "the model's own text.")
+    output_format: str | None = Field(
+        default=None, description="Refused: pipeline_ex read `format`; this key was read by "
+                                  "nothing.")
 
-    @field_validator("use_content_extractor")
+    @field_validator("post_processing", mode="before")
     @classmethod
-    def _refuse_content_extractor(cls, value: Any) -> Any:
-        if value is not None:
-            raise ValueError("use_content_extractor is not supported: rillet's text is "
-                             "always the model's own text (there is no message list to "
-                             "extract it from); remove the key")
+    def _known_operations(cls, value: Any) -> Any:
+        for item in value if isinstance(value, list) else ():
+            if isinstance(item, str) and item not in POST_PROCESSING:
+                raise ValueError(
+                    f"post_processing '{item}' is not supported: pipeline_ex knew no such "
+                    f"operation (it logged 'Unknown post-processing operation' and left the "
+                    f"text as it was); remove it (operations: {', '.join(POST_PROCESSING)})")
         return value
+
+    @field_validator("output_format")
+    @classmethod
+    def _refuse_output_format(cls, value: Any) -> Any:
+        if value is not None:
+            raise ValueError("extraction_config.output_format is not supported: pipeline_ex "
+                             "read the format from `format` and nothing read this key (its "
+                             "step ran with format: text); write format: instead")
+        return value
+
+    @model_validator(mode="after")
+    def _markdown_is_text(self) -> ExtractionConfig:
+        if self.format == "json" and "format_markdown" in self.post_processing:
+            raise ValueError("format_markdown shapes markdown text, and format: json keeps "
+                             "the object as JSON; use format: markdown or drop it")
+        return self
 
 
 class ClaudeExtractStep(ClaudeSmartStep):
