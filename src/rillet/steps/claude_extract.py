@@ -46,8 +46,9 @@ LISTS = {  # post_processing operation: (object key, section title, what the mod
 
 
 def extraction_schema(config: Any) -> dict[str, Any]:
+    content = {**config.content_schema} if config.content_schema else {"type": "string"}
     properties: dict[str, Any] = {
-        "content": {"type": "string", "description": "the content extracted, as asked"}}
+        "content": {**content, "description": "the content extracted, as asked"}}
     for operation in config.post_processing:
         if operation in LISTS:
             key, _, what = LISTS[operation]
@@ -66,7 +67,9 @@ def finish_result(step: Any, result: StepResult, ctx: RunContext | None = None,
                   request: ModelRequest | None = None) -> StepResult:
     config = step.extraction_config
     value = dict(result.output or {})
-    content = str(value.get("content", ""))
+    extracted = value.get("content", "")
+    content = extracted if isinstance(extracted, str) else \
+        json.dumps(extracted, indent=2, ensure_ascii=False)  # content_schema: an object
     if "generate_summary" in config.post_processing:
         value["summary"] = summary_of(content)
     text = shaped_text(value, content, config)

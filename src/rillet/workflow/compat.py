@@ -46,6 +46,13 @@ ALWAYS_ON = {
                          "workflow's `telemetry`",
 }
 
+# Where a step's `schema:` sketch goes, as a JSON Schema (rillet.workflow.sketch), by step
+# type: claude_extract's content, or the step's structured output.
+SKETCH_TARGETS = {"claude_extract": ("extraction_config", "content_schema"),
+                  **{kind: ("output_schema",) for kind in (
+                      "claude", "claude_smart", "claude_robust", "claude_session", "gemini",
+                      "gemini_instructor")}}
+
 # Workflow-level Agent SDK keys: pipeline_ex gave them to every Claude step.
 WORKFLOW_CLAUDE_OPTIONS = ("mcp_servers", "setting_sources", "agents")
 
@@ -85,6 +92,7 @@ def _normalize_steps(steps: list[Any], loc: Loc, problems: Problems) -> None:
                     _from_claude_options(task, where + ("tasks", i), _MOVED_INTO_TASKS,
                                          problems)
         _flat_handler_options(step, where, problems)
+        _schema_sketch(step, where, problems)
         for key, children in _child_lists(step):
             _normalize_steps(children, where + key, problems)
         inline = step.get("pipeline") if step.get("type") == "pipeline" else None
@@ -153,6 +161,34 @@ def _put(holder: dict[str, Any], key: str, value: Any, loc: Loc, old: Loc,
         return
     holder[key] = value
     problems.moved[loc + (key,)] = old
+
+
+def _schema_sketch(step: dict[str, Any], loc: Loc, problems: Problems) -> None:
+    """`schema: {name: string, ...}` (pipeline_ex's sketch of the object a step should give)
+    becomes the JSON Schema rillet asks the model to fit."""
+    target = SKETCH_TARGETS.get(step.get("type"))  # type: ignore[arg-type]
+    if target is None or "schema" not in step:
+        return  # other steps: refused, with the reason (problems.REFERENCE_HINTS)
+    from rillet.workflow.sketch import SketchError, sketch_to_json_schema
+
+    where = loc + ("schema",)
+    sketch = step.pop("schema")
+    if not isinstance(sketch, dict) or not sketch:
+        problems.add(where, "a schema sketch is a mapping of field names to type names "
+                            "(name: string), mappings and one-item lists")
+        return
+    try:
+        converted = sketch_to_json_schema(sketch)
+    except SketchError as exc:
+        problems.add(where + exc.where, str(exc))
+        return
+    holder, holder_loc = step, loc
+    for key in target[:-1]:
+        inner = holder.setdefault(key, {})
+        if not isinstance(inner, dict):
+            return  # the schema reports the wrong type of this key
+        holder, holder_loc = inner, holder_loc + (key,)
+    _put(holder, target[-1], converted, holder_loc, where, problems)
 
 
 def _rename(holder: dict[str, Any], old: str, new: str, loc: Loc, problems: Problems) -> None:

@@ -30,8 +30,9 @@ REFERENCE_HINTS = {
              "audit_tool), which rillet does not have; limit tools with allowed_tools, "
              "disallowed_tools or permission_mode",
     "schema": "pipeline_ex read no step key named schema (its genesis files sketch the "
-              "object they want with it); for a JSON object that fits a JSON Schema use "
-              "output_schema on a claude step",
+              "object they want with it); rillet turns the sketch into a JSON Schema for "
+              "the model steps (claude, claude_smart, claude_robust, claude_session, "
+              "claude_extract, gemini), and this step calls no model",
     "options": "pipeline_ex read no step key named options (its steps read claude_options); "
                "put these under claude_options",
     "enable_context_management": "pipeline_ex checked this key but nothing read it; remove it",

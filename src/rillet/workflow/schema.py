@@ -361,6 +361,18 @@ class ExtractionConfig(_Model):
     output_format: str | None = Field(
         default=None, description="Refused: pipeline_ex read `format`; this key was read by "
                                   "nothing.")
+    content_schema: dict[str, Any] | None = Field(
+        default=None, description="The content is an object of this JSON Schema rather than "
+        "text (a step's pipeline_ex `schema:` sketch becomes it); the text is its JSON.")
+
+    @field_validator("content_schema")
+    @classmethod
+    def _inline_schema(cls, value: Any) -> Any:
+        if value is not None:
+            from rillet.structured.schema import check_inline
+
+            check_inline(value)
+        return value
 
     @field_validator("post_processing", mode="before")
     @classmethod
