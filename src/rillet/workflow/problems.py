@@ -33,8 +33,14 @@ REFERENCE_HINTS = {
               "object they want with it); rillet turns the sketch into a JSON Schema for "
               "the model steps (claude, claude_smart, claude_robust, claude_session, "
               "claude_extract, gemini), and this step calls no model",
-    "options": "pipeline_ex read no step key named options (its steps read claude_options); "
-               "put these under claude_options",
+    "options": "pipeline_ex read no step key named options (its steps read claude_options "
+               "only, so these changed nothing there: the step ran with its preset's "
+               "max_turns, tools and timeout); put these under claude_options to have them "
+               "apply",
+    "conversation": "pipeline_ex read no step key named conversation, and its loader refused "
+                    "a claude_session step that has no prompt; write one claude_session step "
+                    "per turn with the same session_config.session_name (each later one "
+                    "continues the conversation)",
     "enable_context_management": "pipeline_ex checked this key but nothing read it; remove it",
     "memory_config": "pipeline_ex checked this key but nothing read it; remove it",
     "max_input_tokens": "pipeline_ex checked this key but nothing read it (Gemini takes no "

@@ -377,12 +377,16 @@ class ExtractionConfig(_Model):
     @field_validator("post_processing", mode="before")
     @classmethod
     def _known_operations(cls, value: Any) -> Any:
-        for item in value if isinstance(value, list) else ():
-            if isinstance(item, str) and item not in POST_PROCESSING:
-                raise ValueError(
-                    f"post_processing '{item}' is not supported: pipeline_ex knew no such "
-                    f"operation (it logged 'Unknown post-processing operation' and left the "
-                    f"text as it was); remove it (operations: {', '.join(POST_PROCESSING)})")
+        unknown = [item for item in value if isinstance(item, str)
+                   and item not in POST_PROCESSING] if isinstance(value, list) else []
+        if unknown:
+            names = ", ".join(f"'{item}'" for item in unknown)
+            one = len(unknown) == 1
+            raise ValueError(
+                f"post_processing {names} {'is' if one else 'are'} not supported: pipeline_ex "
+                f"knew no such operation (it logged 'Unknown post-processing operation' and "
+                f"left the text as it was); remove {'it' if one else 'them'} (operations: "
+                f"{', '.join(POST_PROCESSING)})")
         return value
 
     @field_validator("output_format")
@@ -434,6 +438,13 @@ class SessionConfig(_Model):
         default=None, description="Refused: `persist: true` is what continues a session in a "
                                   "later run.")
 
+    session_id: Any = Field(default=None, description="Refused: pipeline_ex read no such "
+                            "key (the SDK gives a session its id); name it with session_name.")
+    checkpoint_interval: Any = Field(default=None, description="Refused: pipeline_ex's step "
+                                     "read checkpoint_frequency.")
+    max_session_turns: Any = Field(default=None, description="Refused: pipeline_ex read no "
+                                   "such key.")
+
     @field_validator("continue_on_restart")
     @classmethod
     def _refused(cls, value: Any) -> Any:
@@ -441,6 +452,19 @@ class SessionConfig(_Model):
             return value
         raise ValueError("continue_on_restart is not supported: use persist: true to "
                          "continue it in later runs")
+
+    @field_validator("session_id", "checkpoint_interval", "max_session_turns")
+    @classmethod
+    def _unread_in_pipeline_ex(cls, value: Any, info: Any) -> Any:
+        if value is None:
+            return value
+        why = {"session_id": "the SDK gives a session its id; name the session with "
+                             "session_name, by which prompt parts find it",
+               "checkpoint_interval": "its claude_session step read checkpoint_frequency, "
+                                      "and rillet saves the session after every turn",
+               "max_session_turns": "it set no limit on a session's turns"}[info.field_name]
+        raise ValueError(f"session_config.{info.field_name} is not supported: pipeline_ex "
+                         f"read no such key: {why}; remove it")
 
 
 class ClaudeSessionStep(ClaudeSmartStep):

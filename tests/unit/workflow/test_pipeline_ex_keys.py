@@ -461,3 +461,48 @@ def test_a_steps_options_are_refused_and_point_to_claude_options():
     assert problem.startswith("flow.yaml:5: steps[0].options: not supported: pipeline_ex read "
                               "no step key named options")
     assert "put these under claude_options" in problem
+
+
+@pytest.mark.parametrize(("key", "why"), [
+    ("session_id: s1", "the SDK gives a session its id; name the session with session_name"),
+    ("checkpoint_interval: 1", "its claude_session step read checkpoint_frequency"),
+    ("max_session_turns: 3", "it set no limit on a session's turns"),
+])
+def test_session_keys_pipeline_ex_never_read_are_refused_with_the_reason(key, why):
+    [problem] = problems_of(f"""
+        workflow:
+          name: t
+          steps:
+            - {{name: a, type: claude_session, prompt: x, session_config: {{{key}}}}}
+    """)
+    name = key.split(":")[0]
+    assert problem.startswith(f"flow.yaml:5: steps[0].session_config.{name}: "
+                              f"session_config.{name} is not supported: pipeline_ex read no "
+                              f"such key: {why}")
+
+
+def test_a_conversation_in_place_of_a_prompt_is_refused_as_pipeline_ex_refused_it():
+    problems = problems_of("""
+        workflow:
+          name: t
+          steps:
+            - name: a
+              type: claude_session
+              conversation:
+                - {turn: 1, prompt: [{type: static, content: hi}]}
+    """)
+    assert any("steps[0].prompt: required, but missing" in p for p in problems)
+    [conversation] = [p for p in problems if "steps[0].conversation" in p]
+    assert "its loader refused a claude_session step that has no prompt" in conversation
+    assert "one claude_session step per turn" in conversation
+
+
+def test_unknown_extract_operations_are_named_together():
+    [problem] = problems_of("""
+        workflow:
+          name: t
+          steps:
+            - {name: a, type: claude_extract, prompt: x,
+               extraction_config: {post_processing: [trim, validate]}}
+    """)
+    assert "post_processing 'trim', 'validate' are not supported" in problem
