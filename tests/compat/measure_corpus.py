@@ -26,6 +26,9 @@ INPUTS = {
     "workflows/explain_code.yaml": ["code_file=explain_code.yaml"],
     "workflows/quick_review.yaml": ["code_file=quick_review.yaml"],
     "workflows/fix_bug.yaml": ["error_log=fix_bug.yaml"],
+    # `mix pipeline.generate "<request>"` passes the request to its genesis pipelines.
+    "pipelines/meta/genesis_pipeline.yaml": ["pipeline_request=a pipeline that reviews a "
+                                             "pull request"],
 }
 
 
