@@ -276,3 +276,20 @@ def test_an_empty_retry_on_retries_nothing():
 
     assert policy_kinds([]) == frozenset()
     assert policy_kinds(None) and policy_kinds(["timeout"]) >= {"timeout"}
+
+
+def test_the_console_says_a_run_with_a_degraded_step_finished_degraded(tmp_path):
+    import io
+    from types import SimpleNamespace
+
+    from rillet.cli_report import RunReporter
+
+    def outro(degraded):
+        stream = io.StringIO()
+        RunReporter(stream, tmp_path).outro(SimpleNamespace(
+            success=True, cost_usd=0.0, duration_s=1.0, results_path="r.json",
+            degraded=degraded))
+        return stream.getvalue()
+
+    assert "done, degraded: r, s" in outro(["r", "s"])
+    assert "✓ done in" in outro([]) and "degraded" not in outro([])
