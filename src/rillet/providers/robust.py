@@ -96,12 +96,13 @@ OpenStream = Callable[[ModelRequest, str], AsyncIterator[Event]]
 async def robust_stream(open_stream: OpenStream, request: ModelRequest, kind: str,
                         policy: RetryPolicy, *, sleep: Callable[[float], Any] = asyncio.sleep
                         ) -> AsyncIterator[Event]:
-    open_attempt = open_stream
-    if policy.inner is not None:
-        inner = policy.inner
+    inner = policy.inner
 
-        def open_attempt(attempt: ModelRequest, attempt_kind: str) -> AsyncIterator[Event]:
-            return robust_stream(open_stream, attempt, attempt_kind, inner, sleep=sleep)
+    def open_attempt(attempt: ModelRequest, attempt_kind: str) -> AsyncIterator[Event]:
+        if inner is None:
+            return open_stream(attempt, attempt_kind)
+        return robust_stream(open_stream, attempt, attempt_kind, inner, sleep=sleep)
+
     step = request.step
     plan = [Target(kind, request)] * (policy.retries + 1)
     plan += [fallback_target(request, kind, fallback) for fallback in policy.fallbacks]
