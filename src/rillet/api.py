@@ -15,6 +15,7 @@ from typing import Any
 from rillet.engine.executor import Executor, RunOptions, RunResult
 from rillet.events import Event
 from rillet.providers.pricing.overrides import refuse_unpriced_budget
+from rillet.workflow.caller_values import refuse_missing
 from rillet.workflow.loader import load_workflow
 from rillet.workflow.trust import refuse_code
 
@@ -37,6 +38,7 @@ def _checked(workflow: Any, options: RunOptions) -> Any:
     if not options.allow_code:
         refuse_code(workflow)  # before anything starts
     refuse_unpriced_budget(workflow)  # a budget it could not keep
+    refuse_missing(workflow, options.inputs)  # inputs.x / global_vars.x no one gives
     return workflow
 
 

@@ -258,8 +258,13 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Workflow files to
                 for problem in missing:
                     typer.echo(f"  {problem}", err=True)
                 continue
+            from rillet.workflow.caller_values import note
+
             steps = len(workflow.steps)
             typer.echo(f"✓ {path}: workflow '{workflow.name}', {steps} step{'s' * (steps != 1)}")
+            needs = note(workflow)
+            if needs:
+                typer.echo(f"  note: it {needs}")
     raise typer.Exit(EXIT_INVALID if failed else 0)
 
 

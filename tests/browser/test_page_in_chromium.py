@@ -1,7 +1,8 @@
 """The web page in a real headless Chromium (Debian's, driven by selenium through Debian's
 chromedriver): what a person sees. The text grows token by token, a cancel keeps the text
 and marks what never ran, a past run replays, concurrent branches stand side by side and
-loop iterations form a list, and a completed step shows as Markdown.
+loop iterations form a list, a completed step shows as Markdown, and a step with
+`output_schema` shows its object's fields filling in, live and in a replay.
 
 Chromium comes from the system (`make test` installs it as root when it is missing); no
 browser is ever downloaded. Without it the test is skipped, except under CI, where it fails.
@@ -93,14 +94,18 @@ def browser(tmp_path_factory):
     driver.quit()
 
 
-@pytest.fixture
-def page(browser, tmp_path):
+def serving(browser, tmp_path: Path, flow: str):
     path = tmp_path / "flow.yaml"
-    path.write_text(textwrap.dedent(FLOW), encoding="utf-8")
+    path.write_text(textwrap.dedent(flow), encoding="utf-8")
     with ServerThread(path, tmp_path / "out") as server:
         browser.get(server.url)
         wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#steps li"))
         yield browser, tmp_path / "out"
+
+
+@pytest.fixture
+def page(browser, tmp_path):
+    yield from serving(browser, tmp_path, FLOW)
 
 
 def wait(driver, condition, timeout: float = 20):
@@ -262,3 +267,154 @@ def test_concurrent_branches_stand_side_by_side_and_iterations_form_a_list(page)
     second = driver.find_element(By.CSS_SELECTOR, "section[data-step='review'] section[data-step='review[1]']")
     assert first.rect["x"] == second.rect["x"] and second.rect["y"] > first.rect["y"]
     assert body_text(driver, "review[1].note") == "note 1"
+
+
+SUMMARY = ("The <b>second</b> acquire in load() deadlocks every refresh, because the lock "
+           "is not reentrant and refresh() already holds it when load() runs")
+STRUCTURED = f"""
+workflow:
+  name: browser-verdict
+  steps:
+    - name: verdict
+      type: claude
+      prompt: "Judge the change"
+      output_schema:
+        type: object
+        properties:
+          severity: {{enum: [low, medium, high]}}
+          summary: {{type: string}}
+          findings:
+            type: array
+            items: {{type: object, properties: {{title: {{type: string}}}}, required: [title]}}
+          approve: {{type: boolean}}
+        required: [severity, summary, findings, approve]
+      mock:
+        output:
+          severity: high
+          summary: "{SUMMARY}"
+          findings: [{{title: "refresh() holds the lock"}}, {{title: "no test with a cold cache"}}]
+          approve: false
+        timing: {{pattern: slow, first_token_delay_s: 0, tokens_per_second: 25}}
+"""
+
+
+@pytest.fixture
+def verdict_page(browser, tmp_path):
+    yield from serving(browser, tmp_path, STRUCTURED)
+
+
+# The field view as data: [key path, value text, state] per field, plus the caption and
+# the step's badge, read in one go so the three belong to the same moment.
+READ_FIELDS = """
+const panel = document.querySelector("section[data-step='verdict']");
+if (!panel) return null;
+const box = panel.querySelector('.fields');
+const rows = [];
+const walk = (entries, prefix) => {
+  for (const row of entries.children) {
+    const key = prefix + row.querySelector(':scope > .key').textContent;
+    const value = row.querySelector(':scope > .value');
+    const state = row.classList.contains('done') ? 'done'
+                : row.classList.contains('arriving') ? 'arriving' : '';
+    rows.push([key, value ? value.textContent : null, state]);
+    const inner = row.querySelector(':scope > .entries');
+    if (inner) walk(inner, key + '.');
+  }
+};
+const root = box && box.querySelector('.field-tree > .entries');
+if (root) walk(root, '');
+return {badge: panel.querySelector('.badge').textContent, rows,
+        caption: box ? box.querySelector('.fields-caption').textContent : '',
+        bold: box ? box.querySelectorAll('b').length : 0,
+        raw: panel.querySelector('details.raw .raw-text')?.textContent || '',
+        rendered: panel.querySelectorAll('.rendered').length};
+"""
+
+
+def watch_fields(driver, until_badge: tuple[str, ...]) -> tuple[list[dict], dict]:
+    """The field view sampled while the step runs, and as it is when the badge is one of
+    `until_badge`."""
+    seen: list[dict] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        view = driver.execute_script(READ_FIELDS)
+        if view and view["badge"] in until_badge:
+            return seen, view
+        if view and view["rows"] and (not seen or view["rows"] != seen[-1]["rows"]):
+            seen.append(view)
+        time.sleep(0.02)
+    raise AssertionError(f"the step never ended: {seen[-1:]}")
+
+
+def value_of(view: dict, key: str) -> str | None:
+    return next((value for name, value, _ in view["rows"] if name == key), None)
+
+
+def assert_filled_in_while_running(seen: list[dict]) -> None:
+    running = [v for v in seen if v["badge"] == "running"]
+    summaries = [s for v in running if (s := value_of(v, "summary"))]
+    # The summary grew word by word on the page before the step finished ...
+    assert len(set(summaries)) >= 4, summaries
+    assert all(SUMMARY.startswith(s) for s in summaries)
+    assert all(len(a) <= len(b) for a, b in zip(summaries, summaries[1:]))
+    # ... as the last field, still arriving, while the severity before it was done.
+    growing = next(v for v in running if value_of(v, "summary"))
+    assert growing["rows"][:2] == [["severity", "high", "done"], ["summary", growing["rows"][1][1],
+                                                                  "arriving"]]
+    assert all(v["caption"] == "fields as they arrive" for v in running)
+
+
+def assert_the_validated_object(view: dict, record: dict) -> None:
+    output = record["steps"]["verdict"]["output"]
+    assert view["caption"] == "✓ the validated object"
+    assert view["rows"] == [
+        ["severity", "high", "done"], ["summary", SUMMARY, "done"], ["findings", None, "done"],
+        ["findings.[0]", None, "done"], ["findings.[0].title", "refresh() holds the lock", "done"],
+        ["findings.[1]", None, "done"], ["findings.[1].title", "no test with a cold cache", "done"],
+        ["approve", "false", "done"]]
+    assert output["summary"] == SUMMARY and output["approve"] is False
+    assert view["bold"] == 0  # the model's <b> stayed text
+    assert json.loads(view["raw"]) == output  # the JSON text is kept, under "JSON text"
+    assert view["rendered"] == 0  # and not shown again as Markdown
+
+
+def test_a_structured_steps_fields_fill_in_live_and_end_as_the_validated_object(verdict_page):
+    driver, out = verdict_page
+    driver.find_element(By.ID, "run").click()
+    seen, final = watch_fields(driver, ("✓ done",))
+    assert_filled_in_while_running(seen)
+    wait(driver, lambda d: "done" in d.find_element(By.ID, "summary").text)
+    record = results(out)
+    assert_the_validated_object(driver.execute_script(READ_FIELDS), record)
+    # Reloaded after the run, the page replays it: the fields fill in again, as they did.
+    driver.refresh()
+    item = wait(driver, lambda d: d.find_elements(
+        By.CSS_SELECTOR, f"#past-runs li[data-run='{record['run_id']}'] button.replay"))[0]
+    item.click()
+    seen, final = watch_fields(driver, ("✓ done",))
+    assert_filled_in_while_running(seen)
+    assert_the_validated_object(final, record)
+
+
+def test_a_page_reloaded_mid_run_replays_the_object_as_far_as_it_got(verdict_page):
+    driver, out = verdict_page
+    driver.find_element(By.ID, "run").click()
+    wait(driver, lambda d: len(value_of(d.execute_script(READ_FIELDS) or {"rows": []},
+                                        "summary") or "") > 20)
+    driver.refresh()  # the page goes away mid-run: the server cancels its run
+    wait(driver, lambda d: list(out.glob("*/results.json")))
+    record = results(out)
+    assert record["status"] == "cancelled"
+    driver.find_element(By.ID, "refresh-runs").click()
+    item = wait(driver, lambda d: d.find_elements(
+        By.CSS_SELECTOR, f"#past-runs li[data-run='{record['run_id']}'] button.replay"))[0]
+    item.click()
+    seen, final = watch_fields(driver, ("■ cancelled",))
+    assert any(value_of(v, "severity") == "high" for v in seen if v["badge"] == "running")
+    # As far as it got: the fields so far, the last one neither arriving nor done.
+    assert final["caption"] == "the object so far (cancelled; not validated)"
+    kept = value_of(final, "summary")
+    assert len(kept) > 20 and SUMMARY.startswith(kept)
+    assert final["rows"][0] == ["severity", "high", "done"]
+    assert final["rows"][-1][2] == "" and "arriving" not in {s for *_, s in final["rows"]}
+    assert record["steps"]["verdict"]["text"].startswith(final["raw"][:40])

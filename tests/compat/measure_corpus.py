@@ -3,7 +3,8 @@
 
     .venv/bin/python tests/compat/measure_corpus.py PATH/TO/pipeline_ex [--verbose]
 
-The checkout is copied to a temporary folder first, so runs write nothing into it. A file
+The checkout is copied to a temporary folder first, so runs write nothing into it. Files
+that need values from their caller get the ones corpus_inputs.py lists. A file
 with no top-level `workflow:` key is not a workflow (pipeline_ex refuses it too) and is left
 out of the percentages.
 """
@@ -19,17 +20,10 @@ from pathlib import Path
 
 import yaml
 
+from corpus_inputs import input_arguments, needs_parent, parent_workflow
+
 HERE = Path(__file__).parent
 RILLET = Path(sys.executable).with_name("rillet")
-# The values pipeline_ex's usage comments say to pass, relative to the file's folder.
-INPUTS = {
-    "workflows/explain_code.yaml": ["code_file=explain_code.yaml"],
-    "workflows/quick_review.yaml": ["code_file=quick_review.yaml"],
-    "workflows/fix_bug.yaml": ["error_log=fix_bug.yaml"],
-    # `mix pipeline.generate "<request>"` passes the request to its genesis pipelines.
-    "pipelines/meta/genesis_pipeline.yaml": ["pipeline_request=a pipeline that reviews a "
-                                             "pull request"],
-}
 
 
 def manifest() -> list[str]:
@@ -63,11 +57,17 @@ def measure(checkout: Path, verbose: bool) -> int:
                                       capture_output=True, text=True)
             run = None
             if validate.returncode == 0:
-                inputs = [arg for value in INPUTS.get(name, []) for arg in ("-i", value)]
+                # The values its caller gives (corpus_inputs.py); a nested-pipeline fixture
+                # runs under a parent workflow, as pipeline_ex's test runs it.
+                target, cwd, inputs = path.name, path.parent, input_arguments(name)
+                if needs_parent(name):
+                    parent = tree / f"parent_of_{path.stem}.rillet.yaml"
+                    parent.write_text(parent_workflow(name), encoding="utf-8")
+                    target, cwd, inputs = parent.name, tree, []
                 run = subprocess.run(
                     [RILLET, "run", "--mode", "mock", "-q", "--output-dir",
-                     str(Path(tmp) / "out" / name), path.name, *inputs],
-                    cwd=path.parent, capture_output=True, text=True, timeout=300)
+                     str(Path(tmp) / "out" / name), target, *inputs],
+                    cwd=cwd, capture_output=True, text=True, timeout=300)
             why = first_line(validate.stdout + validate.stderr) if validate.returncode else (
                 first_line(run.stdout + run.stderr) if run.returncode else "")
             rows.append((name, is_workflow(path), validate.returncode == 0,

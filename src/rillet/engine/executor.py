@@ -444,7 +444,7 @@ class Executor:
                          run_dir=output_dir / run_id, workspace_dir=workspace.resolve(),
                          run_mode=opts.mode or default_run_mode(),
                          inputs={**wf.inputs, **opts.inputs},
-                         global_vars=dict(wf.global_vars),
+                         global_vars=dict(wf.global_vars), state=dict(wf.variables),
                          read_policy=ReadPolicy.for_run(
                              base_dir, [*getattr(wf, "read_paths", ()), *opts.read_paths],
                              opts.max_file_bytes))

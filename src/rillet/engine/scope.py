@@ -105,9 +105,11 @@ class Scope:
                        results=dict(self.results), loop=loop, _template={})
 
     def nested(self, *, inputs: dict[str, Any], base_dir: Path, pipeline_file: str,
-               workflow_name: str, global_vars: dict[str, Any]) -> Scope:
+               workflow_name: str, global_vars: dict[str, Any],
+               state: dict[str, Any] | None = None) -> Scope:
         """A nested pipeline: its own steps, inputs and state; events keep the prefix."""
-        return replace(self, results={}, inputs=inputs, state={}, global_vars=global_vars,
+        return replace(self, results={}, inputs=inputs, state=dict(state or {}),
+                       global_vars=global_vars,
                        base_dir=base_dir, loop=None, workflow_name=workflow_name,
                        pipelines=(*self.pipelines, pipeline_file), _template={})
 

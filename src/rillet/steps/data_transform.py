@@ -31,17 +31,23 @@ def run(step: Any, ctx: RunContext) -> StepResult:
 
 
 def resolve_source(source: str, ctx: RunContext) -> Any:
-    """`previous_response:STEP`, `previous_response:STEP:path` or `...:STEP.path`, a
-    variable's name (state, then global_vars), or a template."""
+    """`previous_response:STEP`, `previous_response:STEP:path` or `...:STEP.path` (STEP
+    may also be the output_field of an earlier data_transform, which pipeline_ex's
+    lookup by step name did not find), a variable's name (state, then global_vars), or
+    a template."""
     if has_template(source):
         return render_value(source, ctx.template_context())
     if source.startswith("previous_response:"):
         name, _, path = source.removeprefix("previous_response:").replace(":", ".", 1) \
             .partition(".")
         result = ctx.results.get(name)
-        if result is None or not result.success:
+        if result is None and name in ctx.state:
+            value = ctx.state[name]  # an earlier data_transform's output_field
+        elif result is None or not result.success:
             raise TransformError(f"input '{source}': step '{name}' did not finish")
-        return field_of(step_value(result), path, source) if path else step_value(result)
+        else:
+            value = step_value(result)
+        return field_of(value, path, source) if path else value
     for scope in (ctx.state, ctx.global_vars):
         if source in scope:
             return scope[source]

@@ -1,5 +1,6 @@
 """`type: file_ops`: copy, move, delete, list, validate and convert (csv / json / yaml)
-inside the workspace directory.
+inside the workspace directory, and pipeline_ex's stream_copy (a copy in chunks) and
+stream_process (each line of a file through a processor, in place).
 
 Every path is relative to the workspace and must stay in it once resolved: an absolute
 path, `..`, or a symlink that leads out is refused before anything is touched.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -192,5 +194,53 @@ _WRITERS = {
     "json": lambda data: json.dumps(data, ensure_ascii=False, indent=2) + "\n",
     "yaml": lambda data: yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
 }
+def _stream_copy(step: Any, inside: Any, workspace: Path) -> dict[str, Any]:
+    """A copy read and written in chunks, so a file of any size takes little memory."""
+    source, destination = inside(step.source), inside(step.destination)
+    if not source.is_file():
+        raise FileOpsError(f"stream_copy: '{step.source}' is not a file in the workspace")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with source.open("rb") as reader, destination.open("wb") as writer:
+        shutil.copyfileobj(reader, writer, STREAM_CHUNK_BYTES)
+    return {"source": _shown(source, workspace), "destination": _shown(destination, workspace),
+            "method": "streaming", "bytes": destination.stat().st_size}
+
+
+def _stream_process(step: Any, inside: Any, workspace: Path) -> dict[str, Any]:
+    """Each line of the file through the processor, written to a file beside it that then
+    replaces it (as pipeline_ex did): one line in memory at a time."""
+    source = inside(step.source)
+    if not source.is_file():
+        raise FileOpsError(f"stream_process: '{step.source}' is not a file in the workspace")
+    change = _line_processor(step)
+    partial = source.with_name(source.name + ".rillet-tmp")
+    lines = 0
+    try:
+        with source.open(encoding="utf-8", newline="") as reader,                 partial.open("w", encoding="utf-8", newline="") as writer:
+            for line in reader:
+                writer.write(change(line))
+                lines += 1
+        os.replace(partial, source)
+    finally:
+        partial.unlink(missing_ok=True)
+    return {"source": _shown(source, workspace), "processor": step.processor,
+            "lines": lines, "method": "streaming"}
+
+
+def _line_processor(step: Any) -> Any:
+    if step.processor == "uppercase":
+        return str.upper
+    if step.processor == "lowercase":
+        return str.lower
+    if step.processor == "trim":
+        return lambda line: line.strip() + "\n"
+    if step.processor == "replace":
+        return lambda line: line.replace(step.pattern, step.replacement)
+    return lambda line: line  # identity
+
+
+STREAM_CHUNK_BYTES = 64 * 1024
+
 _OPERATIONS = {"copy": _copy, "move": _move, "delete": _delete, "list": _list,
-               "validate": _validate, "convert": _convert}
+               "validate": _validate, "convert": _convert, "stream_copy": _stream_copy,
+               "stream_process": _stream_process}

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rillet.errors import RilletError, WorkflowError
+from rillet.workflow.caller_values import missing
 from rillet.workflow.templates import render_value
 
 CHILDREN = dict
@@ -30,8 +31,14 @@ async def run(step: Any, scope: Any, walker: Any, children: dict[str, Any]) -> s
     inherit = step.config.inherit_context
     inputs = {**workflow.inputs, **(scope.inputs if inherit and not given else given)}
     global_vars = {**(scope.global_vars if inherit else {}), **workflow.global_vars}
+    absent = missing(workflow, inputs, global_vars)
+    if absent:
+        raise RilletError(f"the nested pipeline '{workflow.name}' reads {', '.join(absent)}, "
+                          f"which this step does not give (add them to its inputs:"
+                          f"{' or set config.inherit_context: true' if not inherit else ''})")
     inner = scope.nested(inputs=inputs, base_dir=base_dir, pipeline_file=source,
-                         workflow_name=workflow.name, global_vars=global_vars)
+                         workflow_name=workflow.name, global_vars=global_vars,
+                         state=workflow.variables)
     await walker.run_steps(workflow.steps, inner, children)
     if step.outputs is None:
         return None

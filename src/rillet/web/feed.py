@@ -1,5 +1,6 @@
 """What the page gets beyond the events themselves: for each model step, where it runs
-(mock, simulator or live) and, for a step that completed, its text as Markdown.
+(mock, simulator or live); for a step with `output_schema`, its object so far (and at the
+end the validated one) as `fields`; for a step that completed, its text as Markdown.
 
 Markdown is parsed here, once per step, by markdown-it-py (CommonMark, tables and
 strikethrough) with raw HTML off, and sent as a tree of plain nodes
@@ -7,6 +8,13 @@ strikethrough) with raw HTML off, and sent as a tree of plain nodes
 text nodes from a fixed list of tags: no HTML is ever parsed in the browser, so nothing in
 a model's text can become markup. Links keep only http(s) and mailto targets; images are
 not rendered (a model's text must not make the browser fetch anything).
+
+`fields` is the object with each JSON object written as `{"entries": [[key, value], ...]}`:
+a browser's JSON.parse puts integer-like keys first, and the page must show the fields in
+the order they arrived (the last one is the one still arriving). A PartialOutput whose
+object has not changed since the last one sent for its step is not sent again: its
+`value` is one object growing in place, so a client that fell behind gets the newest
+object once, not every copy of it.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from rillet.events import Event, StepCompleted, StepStarted, event_to_dict
+from rillet.events import Event, StepStarted, event_to_dict
 
 _INDEX = re.compile(r"\[\d+\]$")
 _SAFE_LINK = re.compile(r"(https?:|mailto:)", re.IGNORECASE)
@@ -27,6 +35,7 @@ _CODE_BLOCKS = {"fence", "code_block"}
 _INLINE_TAGS = {"em_open": "em", "strong_open": "strong", "s_open": "s", "link_open": "a"}
 
 Node = dict[str, Any] | str
+_NOTHING = object()
 
 
 @cache
@@ -98,6 +107,15 @@ def _inline(tokens: list[Token]) -> list[Node]:
     return root
 
 
+def field_tree(value: Any) -> Any:
+    """The object for the page: each dict as ordered entries, lists and scalars as they are."""
+    if isinstance(value, dict):
+        return {"entries": [[str(key), field_tree(item)] for key, item in value.items()]}
+    if isinstance(value, list):
+        return [field_tree(item) for item in value]
+    return value
+
+
 def step_modes(workflow: Any, run_mode: str) -> dict[str, str]:
     """mock | sim | live for each model step at the top of the workflow, for this run mode."""
     return {step.name: mode for step in workflow.steps
@@ -152,27 +170,44 @@ def find_step(workflow: Any, label: str) -> Any:
 
 
 class Feed:
-    """Turns a run's events into the page's payloads."""
+    """Turns a run's events into the page's payloads (one Feed per run or replay)."""
 
     def __init__(self, workflow: Any, run_mode: str | None):
         self.workflow = workflow
         self.run_mode = run_mode
+        self._shown: dict[str, Any] = {}  # step -> the fields last sent
+        self._structured: set[str] = set()  # steps whose result is an object
 
-    def payload(self, event: Event) -> dict[str, Any]:
+    def payload(self, event: Event) -> dict[str, Any] | None:
+        """The event for the page, or None when the page has it already."""
         out = event_to_dict(event)
-        kind = type(event)
-        if kind is StepStarted and event.provider is not None:  # type: ignore[attr-defined]
-            out["mode"] = self._mode(event)  # type: ignore[arg-type]
-        elif kind is StepCompleted and event.text:  # type: ignore[attr-defined]
-            out["markdown"] = markdown_tree(event.text)  # type: ignore[attr-defined]
-        return out
+        if type(event) is StepStarted and event.provider is not None:
+            out["mode"] = self._mode(event)
+        return self._dressed(out)
 
-    def replayed(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def replayed(self, payload: dict[str, Any]) -> dict[str, Any] | None:
         """A logged event (already a dict) for the page, marked as a replay."""
         payload["replay"] = True
-        if payload.get("type") == "StepCompleted" and payload.get("text"):
-            payload["markdown"] = markdown_tree(payload["text"])
-        return payload
+        return self._dressed(payload)
+
+    def _dressed(self, out: dict[str, Any]) -> dict[str, Any] | None:
+        kind = out["type"]
+        if kind == "TextDelta":
+            return out
+        step = out.get("step")
+        if kind == "PartialOutput":
+            fields = field_tree(out.get("value"))
+            if self._shown.get(step, _NOTHING) == fields:
+                return None
+            self._shown[step] = out["fields"] = fields
+        elif kind == "ResponseComplete" and out.get("output") is not None:
+            self._structured.add(step)  # type: ignore[arg-type]
+            out["fields"] = field_tree(out["output"])
+        elif kind == "StreamRetry":
+            self._shown.pop(step, None)  # the object starts again
+        elif kind == "StepCompleted" and out.get("text") and step not in self._structured:
+            out["markdown"] = markdown_tree(out["text"])  # (an object's text is its JSON)
+        return out
 
     def _mode(self, event: StepStarted) -> str | None:
         if self.run_mode is None:

@@ -4,8 +4,9 @@ event of the run back to the page as server-sent events.
 GET /          the page (static HTML shipped with the package)
 GET /workflow  the workflow's summary as JSON (name, description, inputs, steps)
 POST /runs     {"inputs": {...}, "mode": "mock"} -> text/event-stream, one `data:` line per
-               event (`event_to_dict`, plus `mode` on a model step's StepStarted and `markdown`,
-               its Markdown, on StepCompleted: see feed.py), until the run ends. A client
+               event (`event_to_dict`, plus `mode` on a model step's StepStarted, `fields`, a
+               structured step's object in order, on PartialOutput and ResponseComplete, and
+               `markdown`, its Markdown, on StepCompleted: see feed.py), until the run ends. A client
                that goes away cancels its run: `rillet.stream` then closes the streams and
                writes the partial results. One that stops reading is dropped and its run
                goes on (see client_queue.py).
@@ -249,7 +250,8 @@ class WebServer:
         write = response.write
         try:
             async for event in feed:
-                await asyncio.wait_for(write(_sse(pages.payload(event))), self.write_timeout_s)
+                if (payload := pages.payload(event)) is not None:
+                    await asyncio.wait_for(write(_sse(payload)), self.write_timeout_s)
             if feed.cancelled and self._stopping:
                 await self._last_word(response, "the server stopped, so the run was "
                                                 "cancelled; what it produced so far is in "
@@ -304,7 +306,8 @@ class WebServer:
                     delay = started + float(event.pop("t", 0) or 0) - loop.time()
                     if timing == "original" and delay > 0:
                         await asyncio.sleep(delay)
-                    await response.write(_sse(feed.replayed(event)))
+                    if (payload := feed.replayed(event)) is not None:
+                        await response.write(_sse(payload))
             await response.write_eof()
         except ConnectionError:
             pass  # the page went away

@@ -40,13 +40,16 @@ class Scope:
 
 
 def check_workflow(defaults: Defaults | None, global_vars: dict[str, Any],
-                   steps: list[Any], raw_steps: list[Any], problems: Problems) -> None:
+                   steps: list[Any], raw_steps: list[Any], problems: Problems,
+                   variables: dict[str, Any] | None = None) -> None:
     """`steps[i]` is the validated step, or None when it did not validate (its problems are
-    already in `problems`); `raw_steps[i]` is the data it came from."""
+    already in `problems`); `raw_steps[i]` is the data it came from; `variables` is the
+    state the run starts with."""
     names = [raw.get("name") if isinstance(raw, dict) else None for raw in raw_steps]
     known = [n for n in names if isinstance(n, str)]
     _check_names(names, problems)
-    scope = Scope(all_steps=known, global_vars=set(global_vars))
+    scope = Scope(all_steps=known, global_vars=set(global_vars),
+                  state={str(name) for name in variables or {}})
     for index, (step, raw) in enumerate(zip(steps, raw_steps)):
         scope.current = names[index] if isinstance(names[index], str) else None
         if step is not None:
@@ -282,9 +285,9 @@ def _check_transform(loc: Loc, step: DataTransformStep, scope: Scope,
         if source.startswith("previous_response:"):
             name = source.removeprefix("previous_response:").replace(":", ".", 1) \
                 .partition(".")[0]
-            problem = _step_reference(name, scope)
+            problem = _reference("previous_response", name, scope)
             if problem:
-                problems.add(where, f"previous_response: {problem}")
+                problems.add(where, problem)
         elif not templates.has_template(source) and source not in scope.state \
                 and source not in scope.global_vars:
             problems.add(where, f"'{source}' is neither previous_response:STEP, a template, "
@@ -381,9 +384,19 @@ def _reference(root: str, key: str | None, scope: Scope) -> str | None:
         return None
     if root == "steps":
         return _step_reference(key, scope)
+    if root == "previous_response":
+        if key in scope.state and key not in scope.all_steps:
+            return None  # the output_field of an earlier data_transform
+        problem = _step_reference(key, scope)
+        if problem and key not in scope.all_steps:
+            problem += " (nor an output_field of an earlier data_transform)"
+        return problem and f"previous_response: {problem}"
     if root == "state" and key not in scope.state:
         return _unset("state", key, scope.state, "no earlier set_variable step sets it")
-    if root == "global_vars" and key not in scope.global_vars:
+    if root == "global_vars" and key not in scope.global_vars \
+            and did_you_mean(key, scope.global_vars):
+        # Without a near name it is a parent pipeline's (caller_values notes it and a run
+        # without it is refused); with one, most likely a typo.
         return _unset("global_vars", key, scope.global_vars,
                       "it is not in global_vars and no earlier set_variable step "
                       "(scope: global) sets it")

@@ -93,6 +93,8 @@ def _normalize_steps(steps: list[Any], loc: Loc, problems: Problems) -> None:
                                          problems)
         _flat_handler_options(step, where, problems)
         _schema_sketch(step, where, problems)
+        if step.get("type") == "set_variable" and "variable" in step:
+            _one_variable(step, where, problems)
         for key, children in _child_lists(step):
             _normalize_steps(children, where + key, problems)
         inline = step.get("pipeline") if step.get("type") == "pipeline" else None
@@ -203,6 +205,30 @@ def _into_defaults(raw: dict[str, Any], defaults: dict[str, Any], key: str, loc:
         return
     _put(options, key, raw.pop(key), loc + ("defaults", "claude_options"), loc + (key,),
          problems)
+
+
+def _one_variable(step: dict[str, Any], loc: Loc, problems: Problems) -> None:
+    """`variable: NAME` with `value: V` (pipeline_ex's docs wrote this form; its step read
+    only `variables:`, so it set nothing) is `variables: {NAME: V}`."""
+    name = step.pop("variable")
+    if "variables" in step:
+        problems.add(loc + ("variable",), "give either variables: {NAME: VALUE} or variable: "
+                                          "with value:, not both")
+        step.pop("value", None)
+        return
+    if "value" not in step:
+        problems.add(loc + ("variable",), "variable: needs value: beside it (or write "
+                                          "variables: {NAME: VALUE})")
+        step["variables"] = {str(name): None}  # reported once, here, not again as missing
+        return
+    if not isinstance(name, str) or not name:
+        problems.add(loc + ("variable",), "variable: is the name to set, a string")
+        step.pop("value")
+        step["variables"] = {}
+        return
+    step["variables"] = {name: step.pop("value")}
+    problems.moved[loc + ("variables",)] = loc + ("variable",)
+    problems.moved[loc + ("variables", name)] = loc + ("value",)
 
 
 def _flat_handler_options(step: dict[str, Any], loc: Loc, problems: Problems) -> None:

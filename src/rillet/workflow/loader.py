@@ -182,7 +182,8 @@ def _validate(data: Any, problems: Problems) -> Workflow | None:
             steps.append(None)
     defaults = shell.workflow.defaults if shell else None
     global_vars = raw.get("global_vars") if isinstance(raw.get("global_vars"), dict) else {}
-    check_workflow(defaults, global_vars, steps, raw_steps, problems)
+    variables = raw.get("variables") if isinstance(raw.get("variables"), dict) else {}
+    check_workflow(defaults, global_vars, steps, raw_steps, problems, variables)
     if shell is not None:  # gemini step functions against workflow.gemini_functions
         for index, problem in shell.workflow.undeclared_functions(steps):
             problems.add(("workflow", "steps", index, "functions"), problem)

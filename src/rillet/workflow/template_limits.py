@@ -37,13 +37,14 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         if operator == "**":
             _check_power(left, right)
         elif operator == "*":
-            _check_product(left, right)
+            check_product(left, right)
         elif operator == "%" and isinstance(left, str):
             _check_format(left, right)
         return super().call_binop(context, operator, left, right)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
-        _check_sizes(getattr(__obj, "__name__", "a function"), (*args, *kwargs.values()))
+        if not getattr(__obj, "numeric_arguments", False):
+            _check_sizes(getattr(__obj, "__name__", "a function"), (*args, *kwargs.values()))
         return super().call(__context, __obj, *args, **kwargs)
 
     def wrap_str_format(self, value: Any) -> Any:
@@ -78,7 +79,7 @@ def _check_power(base: Any, exponent: Any) -> None:
                                 f"(at most {MAX_INT_BITS} bits)")
 
 
-def _check_product(left: Any, right: Any) -> None:
+def check_product(left: Any, right: Any) -> None:
     if _is_int(left) and _is_int(right):
         if left.bit_length() + right.bit_length() > MAX_INT_BITS:
             raise SecurityError(f"a product of more than {MAX_INT_BITS} bits is too large "

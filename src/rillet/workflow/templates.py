@@ -9,7 +9,8 @@ pipeline_ex's forms work too: `{{ steps.NAME.result }}` is the step's JSON answe
 text when the answer is not JSON) and `{{ steps.NAME.result.field }}` a field of it; a
 bare `{{ name }}` is a variable, looked up as pipeline_ex did in the variables set by
 set_variable (state, then global_vars) and then in the run's inputs. A mapping or list
-is written as JSON.
+is written as JSON. pipeline_ex's functions (`{{ multiply(a, b) }}`, template_functions),
+`{{ previous_response:NAME }}` and `{{ a ? b : c }}` (template_syntax) work as well.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from jinja2.runtime import StrictUndefined, Undefined, missing
 
 from rillet.errors import RilletError
 from rillet.result import StepResult
+from rillet.workflow.template_functions import FUNCTIONS
 from rillet.workflow.template_limits import BoundedSandbox, render_bounded
+from rillet.workflow.template_syntax import to_jinja
 
 ROOTS = ("steps", "global_vars", "inputs", "state", "workflow", "timestamp", "loop")
 # Where a bare {{ name }} is looked up, in order.
@@ -112,6 +115,36 @@ _ENV = _Environment(undefined=_Missing, autoescape=False, keep_trailing_newline=
 _ENV.globals.pop("lipsum", None)  # no random text in prompts
 _ENV.globals.pop("cycler", None)
 _ENV.globals.pop("joiner", None)
+_ENV.globals.update(FUNCTIONS)
+
+
+@jinja2.pass_context
+def _previous_response(context: Any, path: str) -> Any:
+    """`{{ previous_response:NAME.key }}`: step NAME's answer (its JSON, else its text), or
+    the value an earlier data_transform stored under output_field NAME; then its keys."""
+    name, *keys = path.split(".")
+    steps, state = context.get("steps") or {}, context.get("state") or {}
+    if name in steps:
+        value: Any = steps[name].output if steps[name].output is not None \
+            else step_value(steps[name])
+    elif name in state:
+        value = state[name]
+    else:
+        raise jinja2.UndefinedError(
+            f"previous_response:{name}: no step '{name}' has finished and no earlier "
+            f"data_transform has output_field '{name}'")
+    for key in keys:
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            raise jinja2.UndefinedError(f"previous_response:{path}: no '{key}' in the value "
+                                        f"of '{name}'")
+    return value
+
+
+_ENV.globals["previous_response"] = _previous_response
 
 # `{{ expr }}` and nothing else: rendered to the expression's own value (int, list, ...).
 _SINGLE = re.compile(r"\{\{-?(?P<expr>.*?)-?\}\}", re.DOTALL)
@@ -125,7 +158,7 @@ def has_template(text: str) -> bool:
 @lru_cache(maxsize=2048)
 def _template(text: str) -> jinja2.Template:
     try:
-        return _ENV.from_string(text)
+        return _ENV.from_string(to_jinja(text))
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"template {_short(text)}: {_syntax_message(exc)}") from None
 
@@ -133,7 +166,7 @@ def _template(text: str) -> jinja2.Template:
 @lru_cache(maxsize=2048)
 def _single_expression(text: str) -> Any:
     """The compiled expression when `text` is exactly one `{{ expr }}`, else None."""
-    match = _SINGLE.fullmatch(text)
+    match = _SINGLE.fullmatch(to_jinja(text))
     if match is None:
         return None
     expr = match["expr"]
@@ -183,7 +216,7 @@ def render_value(value: Any, ctx: dict[str, Any]) -> Any:
 def bare_names(text: str) -> tuple[str, ...]:
     """The names `text` reads that are neither a context root nor one of Jinja's own."""
     try:
-        tree = _ENV.parse(text)
+        tree = _ENV.parse(to_jinja(text))
     except jinja2.TemplateSyntaxError:
         return ()
     return tuple(sorted(name for name in meta.find_undeclared_variables(tree)
@@ -204,22 +237,13 @@ def _with_bare_names(text: str, ctx: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-_PREVIOUS_RESPONSE = re.compile(r"\{\{\s*previous_response:([\w-]+)")
-
-
 def check(text: str) -> list[tuple[str, str | None]]:
     """Compile `text` (raising TemplateError on bad syntax) and return the names it reads:
     (root, first key or None) for every root name it uses, e.g. ("steps", "draft")."""
     if not has_template(text):
         return []
-    old_form = _PREVIOUS_RESPONSE.search(text)
-    if old_form:
-        raise TemplateError(f"template {_short(text)}: '{{{{previous_response:"
-                            f"{old_form[1]}}}}}' is not a template; write "
-                            f"{{{{ steps.{old_form[1]}.text }}}} (or a previous_response "
-                            f"prompt part)")
     try:
-        tree = _ENV.parse(text)
+        tree = _ENV.parse(to_jinja(text))
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"template {_short(text)}: {_syntax_message(exc)}") from None
     _template(text)  # compiles it (and warms the cache for the run)
@@ -227,9 +251,15 @@ def check(text: str) -> list[tuple[str, str | None]]:
     for call in tree.find_all(nodes.Call):
         if isinstance(call.node, nodes.Name) and not known_name(call.node.name):
             raise TemplateError(f"template {_short(text)}: {call.node.name}() is not a "
-                                f"function templates have; write the expression itself, "
-                                f"e.g. {{{{ inputs.a * inputs.b }}}}")
+                                f"function templates have (they have "
+                                f"{', '.join(FUNCTIONS)}, range and dict; Jinja's filters "
+                                f"such as {{{{ x | length }}}} work too)")
     found: list[tuple[str, str | None]] = []
+    responses = [(call.node.name, call.args[0].value.split(".")[0])
+                 for call in tree.find_all(nodes.Call)
+                 if isinstance(call.node, nodes.Name) and call.node.name == "previous_response"
+                 and len(call.args) == 1 and isinstance(call.args[0], nodes.Const)
+                 and isinstance(call.args[0].value, str)]
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         target = node.node
         if isinstance(target, nodes.Name) and target.ctx == "load":
@@ -244,7 +274,7 @@ def check(text: str) -> list[tuple[str, str | None]]:
         if not any(root == name for root, _ in found):
             found.append((name, None))
     # Names a template defines itself ({% set %}, loop variables) are not lookups.
-    return [(root, key) for root, key in found if root in referenced]
+    return [(root, key) for root, key in found if root in referenced] + responses
 
 
 def known_name(name: str) -> bool:

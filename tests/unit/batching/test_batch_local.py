@@ -66,9 +66,11 @@ async def test_csv_and_folder_inputs_run_one_item_each(tmp_path, workflow_file, 
         ("line-2", "export"), ("line-3", "invoice")]
     [item] = from_dir
     assert (item.item, item.record["inputs"]["content"]) == ("t1.txt", "export")
-    # A file's inputs are file, name and content: {{ inputs.ticket }} is not among them.
-    assert item.status == "failed" and "ticket" in item.record["error"]
-    assert item.record["failed_step"] == "classify"
+    # A file's inputs are file, name and content: {{ inputs.ticket }} is not among them,
+    # so the item's run is refused before its first step.
+    assert item.status == "failed"
+    assert "cannot run on its own: it reads inputs.ticket" in item.record["error"]
+    assert item.record["failed_step"] is None
 
 
 async def test_resume_skips_items_already_done_and_runs_the_rest_once(

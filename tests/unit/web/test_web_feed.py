@@ -1,5 +1,6 @@
-"""What the page gets beyond the raw events (where each step runs, a completed step's
-Markdown as plain nodes) and the past runs it lists and replays."""
+"""What the page gets beyond the raw events (where each step runs, a structured step's
+object as ordered fields, a completed step's Markdown as plain nodes) and the past runs it
+lists and replays."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import time
 import aiohttp
 import pytest
 
-from rillet.events import StepCompleted, StepStarted
-from rillet.web.feed import Feed, find_step, markdown_tree
+from rillet.events import (PartialOutput, ResponseComplete, StepCompleted, StepStarted,
+                           StreamRetry)
+from rillet.web.feed import Feed, field_tree, find_step, markdown_tree
 from rillet.web.server import WebServer
 from rillet.workflow.loader import load_workflow, loads_workflow
 
@@ -146,3 +148,83 @@ async def test_replay_requests_for_unknown_runs_or_bad_options_are_refused(serve
         async with session.get(server.url + path) as response:
             assert response.status == status
             assert (await response.json())["error"]
+
+
+# --- a step with output_schema: its object as ordered fields ---------------------------------
+
+VERDICT = """
+workflow:
+  name: verdict-demo
+  steps:
+    - name: verdict
+      type: claude
+      prompt: "Judge"
+      output_schema:
+        type: object
+        properties:
+          severity: {enum: [low, high]}
+          "2": {type: string}
+          findings: {type: array, items: {type: object}}
+        required: [severity, "2", findings]
+      mock:
+        output: {severity: high, "2": "second <b>key</b>, one word after another", findings: [{title: a}, {title: b}]}
+        timing: {pattern: slow, first_token_delay_s: 0, tokens_per_second: 150}
+"""
+
+
+def test_an_object_goes_to_the_page_as_ordered_entries():
+    value = {"b": 1, "10": {"x": [True, None, {"y": "z"}]}, "a": "text"}
+    assert field_tree(value) == {"entries": [
+        ["b", 1], ["10", {"entries": [["x", [True, None, {"entries": [["y", "z"]]}]]]}],
+        ["a", "text"]]}
+    assert field_tree([1, "two"]) == [1, "two"] and field_tree("s") == "s"
+
+
+def test_an_unchanged_object_is_not_sent_again_and_a_retry_starts_it_afresh():
+    feed = Feed(loads_workflow(VERDICT), "mock")
+    growing: dict = {}
+    assert feed.payload(PartialOutput("verdict", growing))["fields"] == {"entries": []}
+    growing["severity"] = "hi"
+    assert feed.payload(PartialOutput("verdict", growing))["fields"] == {
+        "entries": [["severity", "hi"]]}
+    assert feed.payload(PartialOutput("verdict", growing)) is None  # the page has it
+    growing["severity"] = "high"
+    assert feed.payload(PartialOutput("verdict", growing))["value"] == {"severity": "high"}
+    feed.payload(StreamRetry("verdict", 1, "the reply did not fit", whole=True))
+    assert feed.payload(PartialOutput("verdict", growing)) is not None  # the answer again
+
+
+def test_the_validated_object_comes_as_fields_and_its_json_text_is_not_markdown():
+    feed = Feed(loads_workflow(VERDICT), "mock")
+    plain = feed.payload(ResponseComplete("other"))
+    assert "fields" not in plain
+    done = feed.payload(ResponseComplete("verdict", output={"severity": "high"}))
+    assert done["fields"] == {"entries": [["severity", "high"]]}
+    assert "markdown" not in feed.payload(StepCompleted("verdict", '{"severity": "high"}'))
+    assert "markdown" in feed.payload(StepCompleted("other", "**prose**"))
+
+
+async def test_a_structured_run_and_its_replay_send_the_same_growing_fields(tmp_path):
+    path = tmp_path / "flow.yaml"
+    path.write_text(textwrap.dedent(VERDICT), encoding="utf-8")
+    server = WebServer(load_workflow(path), port=0, output_dir=tmp_path / "out",
+                       workspace_dir=tmp_path / "ws")
+    async with server, aiohttp.ClientSession() as session:
+        async with session.post(server.url + "runs", json={"mode": "mock"}) as response:
+            live = await sse(response)
+        run_id = live[0]["run_id"]
+        async with session.get(server.url + f"runs/{run_id}/events?timing=none") as response:
+            again = await sse(response)
+    expected = {"entries": [["severity", "high"], ["2", "second <b>key</b>, one word after another"], ["findings", [
+        {"entries": [["title", "a"]]}, {"entries": [["title", "b"]]}]]]}
+    for events in (live, again):
+        partial = [e["fields"] for e in events if e["type"] == "PartialOutput"]
+        assert len(partial) > 5  # the object grew over many events ...
+        assert all(a != b for a, b in zip(partial, partial[1:]))  # ... each one new
+        summaries = [dict(f["entries"]).get("2") for f in partial if len(f["entries"]) > 1]
+        assert len(set(summaries)) > 2 and expected["entries"][1][1].startswith(summaries[0])
+        assert partial[-1] == expected
+        [final] = [e for e in events if e["type"] == "ResponseComplete"]
+        assert final["fields"] == expected
+        [done] = [e for e in events if e["type"] == "StepCompleted"]
+        assert "markdown" not in done

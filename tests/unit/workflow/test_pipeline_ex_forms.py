@@ -54,12 +54,6 @@ def test_timestamp_and_environment_are_names(ctx):
         "out_20260102-030405.md test"
 
 
-def test_the_old_previous_response_template_form_says_what_to_write():
-    with pytest.raises(TemplateError) as info:
-        check_template("Orders: {{previous_response:orders}}")
-    assert "write {{ steps.orders.text }}" in str(info.value)
-
-
 @pytest.mark.parametrize(("expr", "expected"), [
     ("{{ state.count < global_vars.count }}", True),
     ("review.score >= 8", True),

@@ -1,0 +1,67 @@
+"""What a pipeline_ex file needs from its caller to run on its own, for
+test_pipeline_ex_corpus.py and measure_corpus.py alike: the values pipeline_ex's docs,
+usage comments and tests give it.
+
+`inputs` go on the command line (`--input NAME=VALUE`). A file that also reads a parent's
+`global_vars` is a nested-pipeline fixture: it runs under a small parent workflow (written
+by `parent_workflow`) that has those global_vars and calls it with `config.inherit_context:
+true` and the inputs, as pipeline_ex's own test does.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import PurePosixPath
+from typing import Any
+
+CALLERS: dict[str, dict[str, dict[str, Any]]] = {
+    # Their usage comments: `mix pipeline.run workflows/… --input code_file=…`.
+    "workflows/explain_code.yaml": {"inputs": {"code_file": "explain_code.yaml"}},
+    "workflows/quick_review.yaml": {"inputs": {"code_file": "quick_review.yaml"}},
+    "workflows/fix_bug.yaml": {"inputs": {"error_log": "fix_bug.yaml"}},
+    # test/integration/nested_pipeline_phase2_test.exs, "passes variables between parent
+    # and child pipelines": item_name and item_count come from a step {name: test_item,
+    # count: 42}, multiplier is 2.
+    "test/fixtures/pipelines/nested_processor.yaml": {
+        "inputs": {"item_name": "test_item", "item_count": 42, "multiplier": 2}},
+    # The same test file, "inherits context when configured".
+    "test/fixtures/pipelines/context_inherit_test.yaml": {
+        "inputs": {"test_input": "input_value"},
+        "global_vars": {"parent_var": "parent_value"}},
+    # lib/mix/tasks/pipeline.generate.ex gives the request on the command line and puts it
+    # in for {{pipeline_request}}; the example is README_GENESIS.md's.
+    "working_genesis.yaml": {
+        "inputs": {"pipeline_request": "Create a pipeline that analyzes code quality"}},
+    # The same {{pipeline_request}}, in the genesis pipeline docs/architecture describes.
+    "pipelines/meta/genesis_pipeline.yaml": {
+        "inputs": {"pipeline_request": "Create a pipeline that analyzes code quality"}},
+}
+
+
+def inputs_of(path: str) -> dict[str, Any]:
+    return dict(CALLERS.get(path, {}).get("inputs", {}))
+
+
+def input_arguments(path: str) -> list[str]:
+    """`-i NAME=VALUE` pairs for `rillet run` (a value that is not text is written as JSON,
+    which --input reads back)."""
+    pairs = [f"{name}={value if isinstance(value, str) else json.dumps(value)}"
+             for name, value in inputs_of(path).items()]
+    return [arg for pair in pairs for arg in ("-i", pair)]
+
+
+def needs_parent(path: str) -> bool:
+    return bool(CALLERS.get(path, {}).get("global_vars"))
+
+
+def parent_workflow(path: str) -> str:
+    """A workflow that runs `path` (relative to the pipeline_ex root, where the parent is
+    written) as its one nested pipeline, giving its inputs and global_vars."""
+    entry = CALLERS[path]
+    name = PurePosixPath(path).stem
+    return json.dumps({"workflow": {
+        "name": f"parent_of_{name}",
+        "global_vars": entry.get("global_vars", {}),
+        "steps": [{"name": name, "type": "pipeline", "pipeline_file": f"./{path}",
+                   "inputs": entry.get("inputs", {}),
+                   "config": {"inherit_context": True}}]}}, indent=2)
