@@ -1030,6 +1030,10 @@ class ClaudeBatchStep(ContainerBase):
     continue_on_error: bool = Field(default=True, description="A failed task is kept as "
                                     "failed and the others go on (pipeline_ex's way); false: "
                                     "the first failure cancels the rest.")
+    timeout_s: float | None = Field(default=None, gt=0, description="Seconds each task's "
+                                    "model call may take, when shorter than "
+                                    "timeout_per_task (pipeline_ex's claude_options."
+                                    "timeout_ms, which its provider applied to each call).")
     _tasks: list[Any] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")
@@ -1057,7 +1061,8 @@ class ClaudeBatchStep(ContainerBase):
             try:
                 steps.append(_STEP_ADAPTER().validate_python({
                     "name": task.task_id or f"task_{index}", "type": kind, "prompt": parts,
-                    "timeout_s": self.batch_config.timeout_per_task / 1000,
+                    "timeout_s": min(self.batch_config.timeout_per_task / 1000,
+                                     self.timeout_s or float("inf")),
                     **shared, **own}))
             except ValidationError as exc:
                 for e in exc.errors():  # a shared key's problem is told once, as the step's
