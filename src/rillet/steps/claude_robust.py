@@ -9,9 +9,10 @@ attempts on its own, nested as it was in pipeline_ex.
 `retry_config.fallback_action` says what happens when everything failed. pipeline_ex
 answered with canned text as if the step had succeeded; rillet keeps the record true:
 
-- graceful_degradation (emergency_response and cached_response, which pipeline_ex read
-  the same way): the step is recorded as `degraded`, with its error and the text so far,
-  and the run goes on (`recover`). A later step that takes its response fails, naming it.
+- graceful_degradation, emergency_response (another canned text in pipeline_ex) and
+  cached_response (which pipeline_ex fell back to graceful_degradation for): the step is
+  recorded as `degraded`, with its error and the text so far, and the run goes on
+  (`recover`). A later step that takes its response fails, naming it.
 - simplified_prompt: the model is asked pipeline_ex's simplified prompt once and the step
   is recorded as `degraded` with that answer and why (`finish_result`).
 """
