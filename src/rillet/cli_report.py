@@ -127,8 +127,10 @@ class RunReporter:
                        + "\n".join(lines).replace("[", "\\["))
         if result.success:
             cost = "$?" if result.cost_usd is None else f"${result.cost_usd:.4f}"
-            self.print(f"[green]✓ done[/] in {result.duration_s:.2f} s · {cost} · "
-                       f"results: {where}")
+            degraded = getattr(result, "degraded", None)
+            mark = f"[yellow]✓ done, degraded: {', '.join(degraded)}[/]" if degraded \
+                else "[green]✓ done[/]"
+            self.print(f"{mark} in {result.duration_s:.2f} s · {cost} · results: {where}")
         else:
             self.print_error("\n".join(failure_lines(result)), markup=False)
 

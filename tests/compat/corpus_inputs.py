@@ -32,6 +32,9 @@ CALLERS: dict[str, dict[str, dict[str, Any]]] = {
     # in for {{pipeline_request}}; the example is README_GENESIS.md's.
     "working_genesis.yaml": {
         "inputs": {"pipeline_request": "Create a pipeline that analyzes code quality"}},
+    # The same {{pipeline_request}}, in the genesis pipeline docs/architecture describes.
+    "pipelines/meta/genesis_pipeline.yaml": {
+        "inputs": {"pipeline_request": "Create a pipeline that analyzes code quality"}},
 }
 
 

@@ -85,6 +85,9 @@ class RunResult:
     failed_step: str | None = None
     skipped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Steps a fallback_action let the run go on without (status "degraded"): a run that
+    # completed with some is said to, not reported as clean.
+    degraded: list[str] = field(default_factory=list)
 
     @property
     def success(self) -> bool:
@@ -169,6 +172,7 @@ class Executor:
         self._debug_level: str | None = getattr(environment, "debug_level", None)
         self.options = options or RunOptions()
         self.warnings: list[str] = []
+        self.degraded: list[str] = []  # steps recorded as degraded (claude_robust)
         self._sim: Any = None
         self._sim_url: str | None = self.options.sim_base_url
         self._pool: Any = None
@@ -241,7 +245,7 @@ class Executor:
                 "mode": ctx.run_mode, "duration_s": round(duration, 6),
                 "cost_usd": self._costs.total(ctx.cost_usd), "error": error,
                 "failed_step": failed_step, "skipped": walker.skipped,
-                "warnings": self.warnings,
+                "degraded": self.degraded, "warnings": self.warnings,
             }
             results_path = store.write_summary(summary, ctx.results)
             store.close()
@@ -257,7 +261,7 @@ class Executor:
                 raise late_cancel
         return RunResult(ctx.run_id, wf.name, status, ctx.results, ctx.output_dir, results_path,
                          self._costs.total(ctx.cost_usd), duration, error, failed_step,
-                         walker.skipped, self.warnings)
+                         walker.skipped, self.warnings, self.degraded)
 
     # -- one leaf step ----------------------------------------------------------------------
 
@@ -312,15 +316,28 @@ class Executor:
             message = _describe(exc, step, label)
             partial = await self._fail(fan, response, "failed", message,
                                        cancelled=isinstance(exc, StepError) and exc.cancelled)
+            recover = getattr(module, "recover", None)  # claude_robust's fallback_action
+            degraded = recover(step, partial, exc) if recover is not None else None
+            if degraded is not None:
+                self._walker.partials.pop(label, None)
+                self._degrade(degraded)
+                return degraded
             if isinstance(exc, StepError):
                 exc.partial_text = partial.text
                 raise
             raise StepError(label, message, partial_text=partial.text, cause=exc) from exc
+        if result.status == "degraded":
+            self._degrade(result)
         fan.emit(StepCompleted(label, result.text, result.metrics, result.cost_usd))
         fan.call_all("on_complete", result)
         await fan.drain()
         fan.call_all("close")
         return result
+
+    def _degrade(self, result: StepResult) -> None:
+        """A step its fallback_action let the run go on without: said in the summary."""
+        self.degraded.append(result.step)
+        self.warnings.append(f"step '{result.step}' degraded: {result.error}")
 
     async def _drive(self, response: AsyncResponse, fan: Fanout, ctx: RunContext, *,
                      streaming: bool) -> None:

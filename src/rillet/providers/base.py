@@ -39,6 +39,9 @@ class ModelRequest:
     output_schema: Any = None
     # claude_robust: its rillet.providers.robust.RetryPolicy (attempts, backoff, fallbacks).
     retry_policy: Any = None
+    # Set by the retry policy when the answer is a fallback_action's rather than the
+    # step's own (simplified_prompt): why. The step is then recorded as degraded.
+    degraded: str | None = None
     # A named session (claude_session, claude_continue) in sim mode: the folder the Claude
     # CLI keeps its transcripts in (its HOME), so a later step or run can resume them.
     session_home: str | None = None

@@ -27,10 +27,17 @@ REFERENCE_HINTS = {
     "stream_file_path": "use stream_handler: file with stream_handler_opts: {file: {path: ...}}",
     "functions": "functions (declared in workflow.gemini_functions) are for gemini steps",
     "schema": "pipeline_ex read no step key named schema (its genesis files sketch the "
-              "object they want with it); for a JSON object that fits a JSON Schema use "
-              "output_schema on a claude step",
-    "options": "pipeline_ex read no step key named options (its steps read claude_options); "
-               "put these under claude_options",
+              "object they want with it); rillet turns the sketch into a JSON Schema for "
+              "the model steps (claude, claude_smart, claude_robust, claude_session, "
+              "claude_extract, gemini), and this step calls no model",
+    "options": "pipeline_ex read no step key named options (its steps read claude_options "
+               "only, so these changed nothing there: the step ran with its preset's "
+               "max_turns, tools and timeout); put these under claude_options to have them "
+               "apply",
+    "conversation": "pipeline_ex read no step key named conversation, and its loader refused "
+                    "a claude_session step that has no prompt; write one claude_session step "
+                    "per turn with the same session_config.session_name (each later one "
+                    "continues the conversation)",
     "streaming": "(of a set_variable) pipeline_ex read no such key there; a set_variable "
                  "computes its values at once, so there is nothing to stream; remove it",
     "lazy": "(of a data_transform) pipeline_ex's lazy evaluation ran the operations over "

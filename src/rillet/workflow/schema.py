@@ -46,6 +46,9 @@ class PreviousResponsePart(_Model):
     type: Literal["previous_response"]
     step: str
     extract: str | None = None
+    extract_with: Literal["content_extractor"] | None = Field(
+        default=None, description="pipeline_ex's way to ask for the step's text rather than "
+        "its whole result as JSON; rillet's previous_response is the text already.")
 
 
 class SessionContextPart(_Model):
@@ -414,29 +417,76 @@ class ClaudeSmartStep(ClaudeStep):
                                   "test).")
 
 
+# pipeline_ex's post_processing operations: the lists the model extracts
+# (rillet.steps.claude_extract.LISTS), then two that shape the text.
+POST_PROCESSING = ("extract_code_blocks", "extract_recommendations", "extract_links",
+                   "extract_key_points", "format_markdown", "generate_summary")
+PostProcessing = Literal["extract_code_blocks", "extract_recommendations", "extract_links",
+                         "extract_key_points", "format_markdown", "generate_summary"]
+
+
 class ExtractionConfig(_Model):
     """How a claude_extract step shapes what it extracted."""
 
     format: Literal["text", "json", "structured", "markdown", "summary"] = "text"
-    post_processing: list[Literal["extract_code_blocks", "extract_recommendations",
-                                  "extract_links", "extract_key_points"]] = Field(
-        default_factory=list, description="Each adds a list to the object and a section "
-                                          "to the text.")
+    post_processing: list[PostProcessing] = Field(
+        default_factory=list, description="In order: extract_* add a list to the object and "
+        "a section to the text; format_markdown puts a '# Content' heading over a text with "
+        "none; generate_summary adds a '## Generated Summary' section (the content's first "
+        "three sentences, at most 200 characters).")
     max_summary_length: int = Field(default=500, ge=10, description="format: summary.")
     include_metadata: bool = Field(default=False, description="Add extraction_metadata to "
                                                               "the object.")
     use_content_extractor: bool | None = Field(
-        default=None, description="Refused: rillet's text is always the model's own text; "
-                                  "there is nothing to extract it from.")
+        default=None, description="Accepted, true or false: pipeline_ex's extractor took the "
+                                  "text out of the SDK's messages; rillet's text is already "
+                                  "the model's own text.")
+    output_format: str | None = Field(
+        default=None, description="Refused: pipeline_ex read `format`; this key was read by "
+                                  "nothing.")
+    content_schema: dict[str, Any] | None = Field(
+        default=None, description="The content is an object of this JSON Schema rather than "
+        "text (a step's pipeline_ex `schema:` sketch becomes it); the text is its JSON.")
 
-    @field_validator("use_content_extractor")
+    @field_validator("content_schema")
     @classmethod
-    def _refuse_content_extractor(cls, value: Any) -> Any:
+    def _inline_schema(cls, value: Any) -> Any:
         if value is not None:
-            raise ValueError("use_content_extractor is not supported: rillet's text is "
-                             "always the model's own text (there is no message list to "
-                             "extract it from); remove the key")
+            from rillet.structured.schema import check_inline
+
+            check_inline(value)
         return value
+
+    @field_validator("post_processing", mode="before")
+    @classmethod
+    def _known_operations(cls, value: Any) -> Any:
+        unknown = [item for item in value if isinstance(item, str)
+                   and item not in POST_PROCESSING] if isinstance(value, list) else []
+        if unknown:
+            names = ", ".join(f"'{item}'" for item in unknown)
+            one = len(unknown) == 1
+            raise ValueError(
+                f"post_processing {names} {'is' if one else 'are'} not supported: pipeline_ex "
+                f"knew no such operation (it logged 'Unknown post-processing operation' and "
+                f"left the text as it was); remove {'it' if one else 'them'} (operations: "
+                f"{', '.join(POST_PROCESSING)})")
+        return value
+
+    @field_validator("output_format")
+    @classmethod
+    def _refuse_output_format(cls, value: Any) -> Any:
+        if value is not None:
+            raise ValueError("extraction_config.output_format is not supported: pipeline_ex "
+                             "read the format from `format` and nothing read this key (its "
+                             "step ran with format: text); write format: instead")
+        return value
+
+    @model_validator(mode="after")
+    def _markdown_is_text(self) -> ExtractionConfig:
+        if self.format == "json" and "format_markdown" in self.post_processing:
+            raise ValueError("format_markdown shapes markdown text, and format: json keeps "
+                             "the object as JSON; use format: markdown or drop it")
+        return self
 
 
 class ClaudeExtractStep(ClaudeSmartStep):
@@ -471,6 +521,13 @@ class SessionConfig(_Model):
         default=None, description="Refused: `persist: true` is what continues a session in a "
                                   "later run.")
 
+    session_id: Any = Field(default=None, description="Refused: pipeline_ex read no such "
+                            "key (the SDK gives a session its id); name it with session_name.")
+    checkpoint_interval: Any = Field(default=None, description="Refused: pipeline_ex's step "
+                                     "read checkpoint_frequency.")
+    max_session_turns: Any = Field(default=None, description="Refused: pipeline_ex read no "
+                                   "such key.")
+
     @field_validator("continue_on_restart")
     @classmethod
     def _refused(cls, value: Any) -> Any:
@@ -478,6 +535,19 @@ class SessionConfig(_Model):
             return value
         raise ValueError("continue_on_restart is not supported: use persist: true to "
                          "continue it in later runs")
+
+    @field_validator("session_id", "checkpoint_interval", "max_session_turns")
+    @classmethod
+    def _unread_in_pipeline_ex(cls, value: Any, info: Any) -> Any:
+        if value is None:
+            return value
+        why = {"session_id": "the SDK gives a session its id; name the session with "
+                             "session_name, by which prompt parts find it",
+               "checkpoint_interval": "its claude_session step read checkpoint_frequency, "
+                                      "and rillet saves the session after every turn",
+               "max_session_turns": "it set no limit on a session's turns"}[info.field_name]
+        raise ValueError(f"session_config.{info.field_name} is not supported: pipeline_ex "
+                         f"read no such key: {why}; remove it")
 
 
 class ClaudeSessionStep(ClaudeSmartStep):
@@ -488,14 +558,18 @@ class ClaudeSessionStep(ClaudeSmartStep):
     session_config: SessionConfig = Field(default_factory=SessionConfig)
 
 
-# pipeline_ex's fallback actions answer with made-up text as if the step had succeeded.
+# What each of pipeline_ex's fallback_actions becomes. Its canned texts are not copied:
+# a step that failed is recorded as degraded (its error and the text so far kept) and the
+# run goes on, which is what those actions were for. pipeline_ex read `cached_response` as
+# graceful_degradation (its name for the cache was use_cached_response).
+DEGRADING_FALLBACK_ACTIONS = ("graceful_degradation", "emergency_response", "cached_response")
 _REFUSED_FALLBACK_ACTIONS = {
-    "graceful_degradation": "it answers with a canned apology as if the step had succeeded",
-    "emergency_response": "it answers with canned text as if the step had succeeded",
-    "cached_response": "it answers with a made-up 'cached' text",
-    "use_cached_response": "it answers with a made-up 'cached' text",
-    "simplified_prompt": "it answers a different, generic question in the step's place",
+    "use_cached_response": "pipeline_ex kept no cache: outside its mock mode the step "
+                           "failed with 'No cached response available'",
 }
+FALLBACK_ACTIONS = (*DEGRADING_FALLBACK_ACTIONS, "simplified_prompt")
+RetryCondition = Literal["timeout", "api_error", "rate_limit", "overloaded", "network",
+                         "temporary_error", "parsing_error", "max_turns"]
 
 
 class RetryConfig(_Model):
@@ -505,23 +579,42 @@ class RetryConfig(_Model):
     backoff_strategy: Literal["exponential", "linear", "fixed"] = "exponential"
     base_delay_ms: int = Field(default=1000, ge=0, description="The first wait.")
     max_delay_ms: int = Field(default=30_000, ge=0, description="No wait is longer.")
-    retry_conditions: list[Literal["timeout", "api_error", "rate_limit", "overloaded",
-                                   "network", "temporary_error", "parsing_error",
-                                   "max_turns"]] | None = Field(
+    retry_conditions: list[RetryCondition] | None = Field(
         default=None, description="Which failures are retried; none: the transient ones.")
     fallback_action: str | None = Field(
-        default=None, description="Refused: pipeline_ex's fallback actions report made-up "
-                                  "text as the step's answer; list `fallbacks` instead.")
+        default=None, description="When every attempt and fallback failed: "
+        "graceful_degradation (also emergency_response, cached_response) records the step "
+        "as degraded and the run goes on; simplified_prompt asks 'Provide a brief, simple "
+        "response for: <step name>' and records that answer as degraded; none: the step "
+        "fails the run.")
 
     @field_validator("fallback_action")
     @classmethod
-    def _refuse_fallback_action(cls, value: Any) -> Any:
-        if value is None:
+    def _known_fallback_action(cls, value: Any) -> Any:
+        if value is None or value in FALLBACK_ACTIONS:
             return value
-        why = _REFUSED_FALLBACK_ACTIONS.get(value, "it is not one rillet knows")
-        raise ValueError(f"fallback_action '{value}' is not supported: {why}. rillet records "
-                         f"a failure as a failure; list `fallbacks` (another model or "
-                         f"provider) to try instead")
+        why = _REFUSED_FALLBACK_ACTIONS.get(value, f"it is not one pipeline_ex knew "
+                                                   f"({', '.join(FALLBACK_ACTIONS)})")
+        raise ValueError(f"fallback_action '{value}' is not supported: {why}. Use "
+                         f"graceful_degradation to let the run go on with the step marked "
+                         f"degraded, or list `fallbacks` (another model or provider)")
+
+
+class AttemptRetryConfig(_Model):
+    """`claude_options.retry_config` of a claude_robust step: pipeline_ex's provider retried
+    each attempt of the step's own retry_config so, `max_retries` tries in all."""
+
+    max_retries: int = Field(default=0, ge=0, le=10, description="Tries of each attempt in "
+                             "all (as pipeline_ex's provider counted); 0 or 1: one try.")
+    backoff_strategy: Literal["exponential", "linear", "fixed"] = "exponential"
+    retry_on: list[RetryCondition] = Field(default_factory=list, description="Which failures "
+                                           "are tried again; none: no failure is.")
+
+
+class RobustClaudeOptions(ClaudeOptions):
+    """A claude_robust step's claude_options: the Agent SDK's, and pipeline_ex's retry_config."""
+
+    retry_config: AttemptRetryConfig | None = None
 
 
 class Fallback(_Model):
@@ -538,10 +631,13 @@ class Fallback(_Model):
         return self
 
 
-class ClaudeRobustStep(ClaudeStep):
-    """`type: claude_robust`: a claude step that retries with backoff, then falls back."""
+class ClaudeRobustStep(ClaudeSmartStep):
+    """`type: claude_robust`: a claude step that retries with backoff, then falls back. Its
+    options start from a preset like claude_smart's (`production` unless one is named)."""
 
     type: Literal["claude_robust"]  # type: ignore[assignment]
+    claude_options: RobustClaudeOptions = Field(  # type: ignore[assignment]
+        default_factory=RobustClaudeOptions)
     retry_config: RetryConfig = Field(default_factory=RetryConfig)
     fallbacks: list[Fallback] = Field(default_factory=list, description="Tried in order, "
                                       "once each, after the retries.")
@@ -1044,6 +1140,10 @@ class ClaudeBatchStep(ContainerBase):
     continue_on_error: bool = Field(default=True, description="A failed task is kept as "
                                     "failed and the others go on (pipeline_ex's way); false: "
                                     "the first failure cancels the rest.")
+    timeout_s: float | None = Field(default=None, gt=0, description="Seconds each task's "
+                                    "model call may take, when shorter than "
+                                    "timeout_per_task (pipeline_ex's claude_options."
+                                    "timeout_ms, which its provider applied to each call).")
     _tasks: list[Any] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")
@@ -1071,7 +1171,8 @@ class ClaudeBatchStep(ContainerBase):
             try:
                 steps.append(_STEP_ADAPTER().validate_python({
                     "name": task.task_id or f"task_{index}", "type": kind, "prompt": parts,
-                    "timeout_s": self.batch_config.timeout_per_task / 1000,
+                    "timeout_s": min(self.batch_config.timeout_per_task / 1000,
+                                     self.timeout_s or float("inf")),
                     **shared, **own}))
             except ValidationError as exc:
                 for e in exc.errors():  # a shared key's problem is told once, as the step's
