@@ -2,14 +2,14 @@
 
 A 50 kB JSON reply (a review with a few hundred findings), cut into word-sized deltas the
 way the simulator streams it, runs through a whole step twice: as plain text, and with
-`output_schema`, where every delta also goes through the incremental parser and is
-followed by a PartialOutput event with the object so far (and the object is validated at
-the end). The ratio of the two CPU costs per delta is the figure (target: at most 2x for
+`output_schema`, where the deltas also go through the incremental parser and
+PartialOutput events carry the object so far (and the object is validated at the end). The ratio of the two CPU costs per delta is the figure (target: at most 2x for
 the streaming part). A third run with an open schema (`type: object`) separates what the
 streaming costs from the one validation at the end. The reply is replayed as fast as
-rillet takes it, so its deltas come in one burst and share PartialOutput events (at most
-one per 5 ms); the row "after every delta" turns that off, which is what a model's pace
-(10-20 ms a token) gives.
+rillet takes it, so its deltas come in one burst, share PartialOutput events (at most
+one per 5 ms) and are parsed together when one may go; the row "after every delta" turns
+that off (each delta parsed and followed by its PartialOutput), which is what a model's
+pace (10-20 ms a token) gives.
 Also shown: the parser alone against re-parsing the whole prefix with jiter's partial
 mode on every delta, the quadratic way it is often done.
 """

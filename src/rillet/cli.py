@@ -265,13 +265,15 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Workflow files to
                 for problem in missing:
                     typer.echo(f"  {problem}", err=True)
                 continue
-            from rillet.workflow.caller_values import note
+            from rillet.workflow.caller_values import note as caller_needs
 
             steps = len(workflow.steps)
             typer.echo(f"✓ {path}: workflow '{workflow.name}', {steps} step{'s' * (steps != 1)}")
-            needs = note(workflow)
+            needs = caller_needs(workflow)
             if needs:
                 typer.echo(f"  note: it {needs}")
+            for note in workflow.notes:
+                typer.echo(f"  note: {note}")
     raise typer.Exit(EXIT_INVALID if failed else 0)
 
 

@@ -70,6 +70,9 @@ class RunReporter:
             if errors is not None else self.console
         self.output_dir = output_dir
         self.run_id: str | None = None
+        # environment.debug_level: performance adds each step's figures to the summary.
+        self.performance = False
+        self._figures: list[tuple[str, str]] = []  # (step, its figures), as they finished
         self._streaming: set[str] = set()
         self._produced = False  # some step has text
 
@@ -82,6 +85,8 @@ class RunReporter:
         (live_console(self.stream) or self.errors).print(text, markup=markup)
 
     def intro(self, workflow: Any, modes: str) -> None:
+        environment = getattr(workflow, "environment", None)
+        self.performance = getattr(environment, "debug_level", None) == "performance"
         self.print(f"[bold]rillet[/] ▸ [bold]{workflow.name}[/] · "
                            f"{_count(len(workflow.steps), 'step')} · {modes}")
 
@@ -99,6 +104,8 @@ class RunReporter:
             self.print(f"[dim]· {event.step}: batch {event.batch}/{event.batches}, "  # type: ignore[attr-defined]
                        f"iterations {event.first}-{event.last}[/]")  # type: ignore[attr-defined]
         elif kind is StepCompleted:
+            if self.performance:
+                self._figures.append((event.step, step_figures(event)))  # type: ignore[arg-type]
             self._produced = self._produced or bool(event.text)  # type: ignore[attr-defined]
             if event.step not in self._streaming:
                 self.print(f"[green]✓[/] {event.step}: {_short(event.text)}")  # type: ignore[attr-defined]
@@ -116,10 +123,17 @@ class RunReporter:
 
     def outro(self, result: Any) -> None:
         where = result.results_path
+        if self.performance and self._figures:
+            width = max(len(step) for step, _ in self._figures)
+            lines = [f"  {step.ljust(width)}  {figures or '-'}" for step, figures in self._figures]
+            self.print("[bold]performance[/] (each step, as it finished):\n"
+                       + "\n".join(lines).replace("[", "\\["))
         if result.success:
             cost = "$?" if result.cost_usd is None else f"${result.cost_usd:.4f}"
-            self.print(f"[green]✓ done[/] in {result.duration_s:.2f} s · {cost} · "
-                       f"results: {where}")
+            degraded = getattr(result, "degraded", None)
+            mark = f"[yellow]✓ done, degraded: {', '.join(degraded)}[/]" if degraded \
+                else "[green]✓ done[/]"
+            self.print(f"{mark} in {result.duration_s:.2f} s · {cost} · results: {where}")
         else:
             self.print_error("\n".join(failure_lines(result)), markup=False)
 
@@ -128,6 +142,16 @@ class RunReporter:
         kept = (f"the text produced so far is kept in {where}" if self._produced
                 else f"no text was produced; the run is recorded in {where}")
         self.print_error(f"\n[yellow]✗ cancelled[/]: streams closed; {kept}")
+
+
+def step_figures(event: StepCompleted) -> str:
+    """A finished step's figures, as its console footer gives them (only those measured)."""
+    from rillet.result import StepResult
+    from rillet.streaming.handlers.console import _figures
+
+    metrics = event.metrics or {}
+    return _figures(StepResult(event.step, metrics=metrics, cost_usd=event.cost_usd,
+                               output_tokens=int(metrics.get("output_tokens") or 0)))
 
 
 def _count(n: int, noun: str) -> str:

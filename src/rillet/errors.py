@@ -27,7 +27,8 @@ class StreamConsumedError(RilletError):
 
 class ProviderError(RilletError):
     """A model provider failed. `kind` is one of: auth, rate_limit, overloaded, budget,
-    cli_not_found, network, timeout, malformed, incomplete, invalid_request, api, cancelled."""
+    cli_not_found, network, timeout, malformed, incomplete, invalid_request, api, cancelled,
+    function_rounds (a Gemini step went past max_function_rounds)."""
 
     def __init__(self, message: str, *, kind: str = "api", status: int | None = None,
                  retryable: bool = False):

@@ -122,6 +122,22 @@ class ToolResult(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ToolHook(Event):
+    """A built-in hook (claude_options.hooks) ran on a tool call: which one, at which hook
+    event, and what it decided (`deny` with its reason, `no_objection`, or None for a hook
+    that only records)."""
+
+    hook: str
+    hook_event: str  # PreToolUse, PostToolUse
+    tool_name: str
+    tool_use_id: str
+    decision: str | None = None
+    reason: str | None = None
+    input: dict[str, Any] | None = None  # the tool's input (audit_tool, a denied call)
+    at: str | None = None  # ISO time (audit_tool)
+
+
+@dataclass(frozen=True, slots=True)
 class MessageComplete(Event):
     """One model message (one API turn) has ended."""
 

@@ -15,7 +15,7 @@ Children = Union[dict[str, "StepResult"],
 class StepResult:
     step: str
     text: str = ""
-    status: str = "completed"  # completed | failed | cancelled | skipped
+    status: str = "completed"  # completed | failed | cancelled | skipped | degraded
     thinking: str = ""
     tool_uses: list[dict[str, Any]] = field(default_factory=list)
     model: str | None = None

@@ -23,13 +23,19 @@ from importlib.machinery import PathFinder
 from pathlib import Path
 from typing import Any
 
+from rillet.errors import RunRefused
+
 _FOLDER: ContextVar[Path | None] = ContextVar("rillet_code_folder", default=None)
 _CHECKING: ContextVar[bool] = ContextVar("rillet_code_checking", default=False)
+_REFUSED: ContextVar[bool] = ContextVar("rillet_code_refused", default=False)
 
 
-def use_folder(folder: Path | None) -> None:
-    """Modules the running workflow names may be files in `folder` (its own folder)."""
+def use_folder(folder: Path | None, *, allow_code: bool = True) -> None:
+    """Modules the running workflow names may be files in `folder` (its own folder).
+    `allow_code=False` (`--no-code`): loading any is refused, so code named where the
+    up-front check cannot see (a nested pipeline file) is not run either."""
     _FOLDER.set(Path(folder).resolve() if folder is not None else None)
+    _REFUSED.set(not allow_code)
 
 
 @contextmanager
@@ -60,11 +66,21 @@ def split_reference(reference: str) -> tuple[str, str]:
     return module_name, attr
 
 
-def load_object(reference: str) -> Any:
-    """The object a dotted path names, importing its module (see the module docstring).
-    Raises ImportError or AttributeError naming what is missing."""
+def load_object(reference: str, *, folder: Path | None = None) -> Any:
+    """The object a dotted path names, importing its module (see the module docstring);
+    `folder`: the running workflow file's folder when it is not the run's own (a nested
+    pipeline file). Raises ImportError or AttributeError naming what is missing, and
+    RunRefused under `--no-code`."""
     module_name, attr = split_reference(reference)
-    target: Any = _import(module_name)
+    if _REFUSED.get():
+        raise RunRefused(f"--no-code: '{reference}' names code, which this run does not "
+                         f"load; run without --no-code only if you trust the workflow")
+    token = _FOLDER.set(Path(folder).resolve()) if folder is not None else None
+    try:
+        target: Any = _import(module_name)
+    finally:
+        if token is not None:
+            _FOLDER.reset(token)
     for part in attr.split("."):
         target = getattr(target, part)
     return target

@@ -355,13 +355,13 @@ def assert_filled_in_while_running(seen: list[dict]) -> None:
     summaries = [s for v in running if (s := value_of(v, "summary"))]
     # The summary grew word by word on the page before the step finished ...
     assert len(set(summaries)) >= 4, summaries
-    assert all(SUMMARY.startswith(s) for s in summaries)
-    assert all(len(a) <= len(b) for a, b in zip(summaries, summaries[1:]))
+    assert all(SUMMARY.startswith(s) for s in summaries), summaries
+    assert all(len(a) <= len(b) for a, b in zip(summaries, summaries[1:])), summaries
     # ... as the last field, still arriving, while the severity before it was done.
     growing = next(v for v in running if value_of(v, "summary"))
     assert growing["rows"][:2] == [["severity", "high", "done"], ["summary", growing["rows"][1][1],
                                                                   "arriving"]]
-    assert all(v["caption"] == "fields as they arrive" for v in running)
+    assert all(v["caption"] == "fields as they arrive" for v in running), running
 
 
 def assert_the_validated_object(view: dict, record: dict) -> None:

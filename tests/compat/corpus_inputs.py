@@ -33,12 +33,15 @@ CALLERS: dict[str, dict[str, dict[str, Any]]] = {
         "inputs": {"test_input": "input_value"},
         "global_vars": {"parent_var": "parent_value"}},
     # lib/mix/tasks/pipeline.generate.ex gives the request on the command line and puts it
-    # in for {{pipeline_request}}; the example is README_GENESIS.md's.
-    # Its prompt shows `{{first_step.output}}` as an example of the syntax the generated
-    # pipeline may use; pipeline_ex rendered that unset name as empty text.
+    # in for {{pipeline_request}}; the example is README_GENESIS.md's. Its prompt shows
+    # `{{first_step.output}}` as an example of the syntax the generated pipeline may use;
+    # pipeline_ex rendered that unset name as empty text.
     "working_genesis.yaml": {
         "inputs": {"pipeline_request": "Create a pipeline that analyzes code quality"},
         "unset_names": "empty"},
+    # The same {{pipeline_request}}, in the genesis pipeline docs/architecture describes.
+    "pipelines/meta/genesis_pipeline.yaml": {
+        "inputs": {"pipeline_request": "Create a pipeline that analyzes code quality"}},
     # Its data_transform steps read the JSON its first (gemini) step is asked for; the
     # mock's default answer is prose, so a script gives that step sample JSON.
     "examples/data_transform_example.yaml": {"script": "data_transform_example.yaml"},

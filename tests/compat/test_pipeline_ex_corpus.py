@@ -25,6 +25,10 @@ COPIED = sorted(str(p.relative_to(CORPUS)) for p in CORPUS.rglob("*.yaml"))
 # Files that validate but cannot run here, and why (the guide's table says the same).
 NOT_RUN = {
     "ai_project_innovation_pipeline.yaml": "reads prompt files that are not in the repository",
+    "examples/comprehensive_config_example.yaml": "reads ./lib/… from where pipeline_ex ran, "
+                                                  "not beside the workflow file",
+    "examples/simple_comprehensive_example.yaml": "reads ./README.md from where pipeline_ex "
+                                                  "ran, not beside the workflow file",
     "research_paper_improvement_gemini_pro_delayed.yaml": "reads ../research_papers/…, "
                                                           "outside the repository",
     "research_paper_improvement_pipeline.yaml": "reads ../research_papers/…, outside the "

@@ -63,6 +63,47 @@ async def test_a_robust_step_falls_back_to_the_messages_api_after_a_529_storm(tm
     assert "tools" not in sim.requests[-1].body  # the SDK call, not the CLI's
 
 
+async def test_graceful_degradation_through_the_cli_marks_the_step_and_goes_on(tmp_path,
+                                                                               sim_factory):
+    sim = await sim_factory(Script.model_validate({"rules": [
+        {"match": "storm", "text": ANSWER, "timing": {"pattern": "fast"},
+         "fault": {"kind": "http_error", "status": 529, "times": 10}},
+        {"match": "brief, simple response for: s", "text": "Short.",
+         "timing": {"pattern": "fast"}}]}))
+    events = Events()
+    result = await run(tmp_path, """\
+        workflow:
+          name: robust
+          steps:
+            - name: r
+              type: claude_robust
+              preset: chat
+              claude_options: {env: {CLAUDE_CODE_MAX_RETRIES: "0"}}
+              prompt: Answer through the storm
+              retry_config: {max_retries: 1, base_delay_ms: 1,
+                             fallback_action: graceful_degradation}
+            - name: s
+              type: claude_robust
+              preset: chat
+              claude_options: {env: {CLAUDE_CODE_MAX_RETRIES: "0"}}
+              prompt: Answer through the storm again
+              retry_config: {max_retries: 0, fallback_action: simplified_prompt}
+        """, sim, events)
+
+    assert result.status == "completed", result.error
+    assert result.degraded == ["r", "s"]
+    degraded = result["r"]
+    assert degraded.status == "degraded" and degraded.text == ""
+    assert "fallback_action: graceful_degradation" in degraded.error
+    simplified = result["s"]
+    assert simplified.status == "degraded" and simplified.text == "Short."
+    assert "Provide a brief, simple response for: s" in simplified.error
+    prompts = [str(r.body.get("messages", [])) for r in sim.requests
+               if r.path.startswith("/v1/messages")]
+    # r: two refused attempts; s: one refused attempt, then the simplified prompt.
+    assert len(prompts) == 4 and "brief, simple response for: s" in prompts[-1]
+
+
 async def test_a_chat_preset_starts_the_cli_with_no_tools(tmp_path, sim_factory):
     sim = await sim_factory(Script.model_validate({"rules": [
         {"match": "hello", "text": "Hello!", "timing": {"pattern": "fast"}}]}))
@@ -142,3 +183,6 @@ async def test_gemini_function_calls_stream_as_tool_uses_through_google_genai(tm
         ("analyze_code", {"quality_score": 4, "issues": ["x[0] fails on []"]})]
     declared = sim.requests[-1].body["tools"][0]["functionDeclarations"][0]
     assert declared["name"] == "analyze_code"
+    # No implementation: the call ends the step and its arguments are the output.
+    assert len(sim.requests) == 1
+    assert result["review"].output == {"quality_score": 4, "issues": ["x[0] fails on []"]}

@@ -216,3 +216,43 @@ async def test_the_mock_emits_the_real_providers_events(provider, sim, prompt):
     assert comparable(mock) == comparable(real)
     assert mock_error == real_error
     assert len(real) > 3
+
+
+LIMITED = "Name three rivers of Europe and one fact about each of them."
+
+
+async def test_max_input_tokens_counts_with_gemini_count_tokens_and_refuses_before_sending(
+        provider, sim):
+    tokens = count_tokens("Answer plainly.") + count_tokens(LIMITED)  # what the sim counts
+    with pytest.raises(ProviderError) as info:
+        [e async for e in provider.stream(request(LIMITED, sim.base_url,
+                                                  max_input_tokens=tokens - 1))]
+    assert info.value.kind == "invalid_request"
+    assert f"the prompt is {tokens} tokens (counted by Gemini's countTokens), over " \
+           f"token_budget.max_input_tokens ({tokens - 1}), so it was not sent" in str(info.value)
+    assert [r.path.rsplit(":", 1)[1] for r in sim.requests] == ["countTokens"]
+    events = [e async for e in provider.stream(request(LIMITED, sim.base_url,
+                                                       max_input_tokens=tokens))]
+    assert type(events[-1]) is ResponseComplete
+    assert [r.path.rsplit(":", 1)[1] for r in sim.requests] == [
+        "countTokens", "countTokens", "streamGenerateContent"]
+
+
+async def test_the_mock_applies_max_input_tokens_to_the_same_count():
+    tokens = count_tokens("Answer plainly.") + count_tokens(LIMITED)
+    mock = MockProvider("gemini", script=script())
+    with pytest.raises(ProviderError, match=f"the prompt is {tokens} tokens \\(estimated"):
+        [e async for e in mock.stream(request(LIMITED, max_input_tokens=tokens - 1))]
+    events = [e async for e in mock.stream(request(LIMITED, max_input_tokens=tokens))]
+    assert type(events[-1]) is ResponseComplete
+
+
+async def test_max_output_tokens_cuts_the_reply_in_the_simulator_and_the_mock_alike(
+        provider, sim):
+    real = [e async for e in provider.stream(request(LIMITED, sim.base_url,
+                                                     max_output_tokens=7))]
+    mock = [e async for e in MockProvider("gemini", script=script()).stream(
+        request(LIMITED, max_output_tokens=7))]
+    assert comparable(mock) == comparable(real)
+    assert len(tokenize(texts(real))) == 7
+    assert real[-1].output_tokens == 7 and real[-1].stop_reason == "MAX_TOKENS"

@@ -6,7 +6,10 @@ start to when the line was written. The per-token cost is one C-level append to 
 a writer thread drains it every FLUSH_S (also when the event loop never yields, so memory
 stays bounded), joins consecutive text or thinking deltas of one step into one line and
 writes them off the event loop. So `t` is within FLUSH_S of the events' arrival, and a
-replay's text grows frame by frame.
+replay's text grows frame by frame. A structured step's PartialOutput repeats the whole
+object so far, so logging every one would be quadratic in the reply: the log keeps the
+newest of each step at most every SNAPSHOT_S, enough for a replay to show the fields
+filling in (the TextDeltas already hold the JSON itself).
 """
 
 from __future__ import annotations
@@ -14,15 +17,16 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from itertools import groupby, repeat
-from operator import attrgetter, call
+from itertools import compress, groupby, repeat
+from operator import attrgetter, call, is_, not_
 from pathlib import Path
 from time import perf_counter
 
-from rillet.events import Event, TextDelta, ThinkingDelta, event_to_dict
+from rillet.events import Event, PartialOutput, TextDelta, ThinkingDelta, event_to_dict
 
 FILE_NAME = "events.jsonl"
 FLUSH_S = 0.02
+SNAPSHOT_S = 0.1
 
 _step, _text = attrgetter("step"), attrgetter("text")
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
@@ -37,6 +41,7 @@ class RunEventLog:
         self._held: deque[Event] = deque()
         self.on_event = self._held.append  # the whole per-token cost
         self._started = perf_counter()
+        self._snapshot_at: dict[str, float] = {}  # step -> t of its last logged object
         self._error: BaseException | None = None
         self._stop = threading.Event()
         self._writer = threading.Thread(target=self._write_until_closed, daemon=True,
@@ -58,7 +63,8 @@ class RunEventLog:
         count = len(held)
         if count:
             events = list(map(call, repeat(held.popleft, count)))
-            self._file.write(_lines(events, round(perf_counter() - self._started, 4)))
+            t = round(perf_counter() - self._started, 4)
+            self._file.write(_lines(events, t, self._snapshot_at))
             self._file.flush()
 
     def close(self) -> None:
@@ -79,10 +85,21 @@ def _ignore(event: Event) -> None:
     pass
 
 
-def _lines(events: list[Event], t: float) -> str:
-    # groupby with C-level keys: the per-delta work stays out of Python bytecode.
+def _lines(events: list[Event], t: float, snapshot_at: dict[str, float]) -> str:
+    # groupby with C-level keys: the per-delta work stays out of Python bytecode. Only the
+    # PartialOutputs chosen as snapshots stay, so the text deltas around them still join.
+    partial = list(map(is_, map(type, events), repeat(PartialOutput)))
+    keep = list(map(not_, partial))
+    newest: dict[str, int] = {}
+    for index in compress(range(len(events)), partial):
+        newest[events[index].step] = index
+    for step, index in newest.items():
+        if t - snapshot_at.get(step, -SNAPSHOT_S) >= SNAPSHOT_S:
+            snapshot_at[step] = t
+            keep[index] = True
+    kept = compress(events, keep)
     out: list[str] = []
-    for kind, run in groupby(events, type):
+    for kind, run in groupby(kept, type):
         if kind is TextDelta or kind is ThinkingDelta:
             name = kind.__name__
             for step, same in groupby(run, _step):
@@ -90,4 +107,4 @@ def _lines(events: list[Event], t: float) -> str:
                                    "text": "".join(map(_text, same))}))
         else:
             out.extend(_dumps({"t": t, **event_to_dict(event)}) for event in run)
-    return "\n".join(out) + "\n"
+    return "".join(line + "\n" for line in out)  # a batch of skipped objects writes nothing

@@ -41,7 +41,7 @@ from rillet.steps import CONTAINER_STEPS, MODEL_STEPS, PLAIN_STEPS
 from rillet.steps.prompt_files import ReadPolicy
 from rillet.steps.prompt_files import prefetch as prefetch_prompt_files
 from rillet.streaming.handler import Handler, HandlerContext, create_handler
-from rillet.streaming.handlers.console_presets import verbose_options
+from rillet.streaming.handlers.console_presets import debug_level_options, verbose_options
 from rillet.streaming.response import AsyncResponse
 from rillet.workflow.templates import render
 from rillet.workflow.unset_names import EmptyUnsetNames, check_policy
@@ -89,6 +89,9 @@ class RunResult:
     failed_step: str | None = None
     skipped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Steps a fallback_action let the run go on without (status "degraded"): a run that
+    # completed with some is said to, not reported as clean.
+    degraded: list[str] = field(default_factory=list)
 
     @property
     def success(self) -> bool:
@@ -169,8 +172,11 @@ class Fanout:
 class Executor:
     def __init__(self, workflow: Any, options: RunOptions | None = None):
         self.workflow = workflow
+        environment = getattr(workflow, "environment", None)
+        self._debug_level: str | None = getattr(environment, "debug_level", None)
         self.options = options or RunOptions()
         self.warnings: list[str] = []
+        self.degraded: list[str] = []  # steps recorded as degraded (claude_robust)
         self._sim: Any = None
         self._sim_url: str | None = self.options.sim_base_url
         self._pool: Any = None
@@ -243,7 +249,7 @@ class Executor:
                 "mode": ctx.run_mode, "duration_s": round(duration, 6),
                 "cost_usd": self._costs.total(ctx.cost_usd), "error": error,
                 "failed_step": failed_step, "skipped": walker.skipped,
-                "warnings": self.warnings,
+                "degraded": self.degraded, "warnings": self.warnings,
             }
             results_path = store.write_summary(summary, ctx.results)
             store.close()
@@ -259,7 +265,7 @@ class Executor:
                 raise late_cancel
         return RunResult(ctx.run_id, wf.name, status, ctx.results, ctx.output_dir, results_path,
                          self._costs.total(ctx.cost_usd), duration, error, failed_step,
-                         walker.skipped, self.warnings)
+                         walker.skipped, self.warnings, self.degraded)
 
     # -- one leaf step ----------------------------------------------------------------------
 
@@ -314,15 +320,28 @@ class Executor:
             message = _describe(exc, step, label)
             partial = await self._fail(fan, response, "failed", message,
                                        cancelled=isinstance(exc, StepError) and exc.cancelled)
+            recover = getattr(module, "recover", None)  # claude_robust's fallback_action
+            degraded = recover(step, partial, exc) if recover is not None else None
+            if degraded is not None:
+                self._walker.partials.pop(label, None)
+                self._degrade(degraded)
+                return degraded
             if isinstance(exc, StepError):
                 exc.partial_text = partial.text
                 raise
             raise StepError(label, message, partial_text=partial.text, cause=exc) from exc
+        if result.status == "degraded":
+            self._degrade(result)
         fan.emit(StepCompleted(label, result.text, result.metrics, result.cost_usd))
         fan.call_all("on_complete", result)
         await fan.drain()
         fan.call_all("close")
         return result
+
+    def _degrade(self, result: StepResult) -> None:
+        """A step its fallback_action let the run go on without: said in the summary."""
+        self.degraded.append(result.step)
+        self.warnings.append(f"step '{result.step}' degraded: {result.error}")
 
     async def _drive(self, response: AsyncResponse, fan: Fanout, ctx: RunContext, *,
                      streaming: bool) -> None:
@@ -396,6 +415,9 @@ class Executor:
             specs = [(name, o) for name, o in specs if name != "console"]
         if step.verbose is not None:
             specs = [(name, verbose_options(name, o, step.verbose)) for name, o in specs]
+        elif self._debug_level is not None:
+            specs = [(name, debug_level_options(name, o, self._debug_level))
+                     for name, o in specs]
         handler_ctx = HandlerContext(step=ctx.label, run_id=ctx.run_id, output_dir=ctx.output_dir,
                                      buffer_size=step.stream_buffer_size,
                                      stdout=opts.stdout or sys.stdout, quiet=opts.quiet)
@@ -418,7 +440,8 @@ class Executor:
     def _context(self) -> RunContext:
         wf, opts = self.workflow, self.options
         base_dir = Path(wf.source_path).parent if getattr(wf, "source_path", None) else Path.cwd()
-        user_code.use_folder(base_dir)  # the modules it names may be files beside it
+        # The modules it names may be files beside it; none under --no-code.
+        user_code.use_folder(base_dir, allow_code=opts.allow_code)
         use_prices(getattr(wf, "pricing", None))  # the workflow's own prices come first
         run_id = opts.run_id or new_run_id()
         # Like the reference system, output and workspace paths are taken from where the

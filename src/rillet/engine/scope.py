@@ -35,12 +35,16 @@ class Scope:
     loop: dict[str, Any] | None = None  # {{ loop.* }} inside a loop
     pipelines: tuple[str, ...] = ()  # the nested pipeline files above this scope
     workflow_name: str = ""
+    # The functions gemini steps here may call: the running workflow's gemini_functions
+    # (a nested pipeline's own, not its parent's).
+    gemini_functions: dict[str, Any] = field(default_factory=dict)
     _template: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def root(cls, run: RunContext) -> Scope:
         return cls(run, (), "", run.results, run.inputs, run.state, run.global_vars,
-                   run.base_dir, workflow_name=run.workflow.name)
+                   run.base_dir, workflow_name=run.workflow.name,
+                   gemini_functions=dict(getattr(run.workflow, "gemini_functions", {})))
 
     # -- what step modules read ------------------------------------------------------------
 
@@ -113,12 +117,15 @@ class Scope:
 
     def nested(self, *, inputs: dict[str, Any], base_dir: Path, pipeline_file: str,
                workflow_name: str, global_vars: dict[str, Any],
-               state: dict[str, Any] | None = None) -> Scope:
-        """A nested pipeline: its own steps, inputs and state; events keep the prefix."""
+               state: dict[str, Any] | None = None,
+               gemini_functions: dict[str, Any] | None = None) -> Scope:
+        """A nested pipeline: its own steps, inputs, state and functions; events keep the
+        prefix."""
         return replace(self, results={}, inputs=inputs, state=dict(state or {}),
                        global_vars=global_vars,
                        base_dir=base_dir, loop=None, workflow_name=workflow_name,
-                       pipelines=(*self.pipelines, pipeline_file), _template={})
+                       pipelines=(*self.pipelines, pipeline_file),
+                       gemini_functions=dict(gemini_functions or {}), _template={})
 
 
 def loop_variables(iterator: str, item: Any, index: int, total: int,

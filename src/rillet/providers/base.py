@@ -9,7 +9,7 @@ upstream request and any subprocess promptly.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -39,11 +39,18 @@ class ModelRequest:
     output_schema: Any = None
     # claude_robust: its rillet.providers.robust.RetryPolicy (attempts, backoff, fallbacks).
     retry_policy: Any = None
+    # Set by the retry policy when the answer is a fallback_action's rather than the
+    # step's own (simplified_prompt): why. The step is then recorded as degraded.
+    degraded: str | None = None
     # A named session (claude_session, claude_continue) in sim mode: the folder the Claude
     # CLI keeps its transcripts in (its HOME), so a later step or run can resume them.
     session_home: str | None = None
-    # Gemini function calling: [{name, description, parameters}] the model may call.
+    # Gemini function calling: [{name, description, parameters}] the model may call; the
+    # Python callables of those that have an implementation, by name; and how many rounds
+    # of calls (functions run, results sent back) a step may take.
     functions: list[dict[str, Any]] | None = None
+    function_code: dict[str, Callable[..., Any]] | None = None
+    max_function_rounds: int = 5
 
 
 @runtime_checkable

@@ -6,6 +6,11 @@ backoff) and opens it again, `retries` times; then each fallback (another model,
 provider) once. Every new attempt starts with a `StreamRetry(whole=True)` that says why,
 so listeners see each attempt, the step's text is only the last attempt's, and the token
 and cost totals go on adding up across attempts.
+
+Two of pipeline_ex's ways are kept too: `inner` retries each attempt on its own (its
+provider's `claude_options.retry_config`, nested in the step's), and `simplified_prompt`,
+when everything failed, asks that prompt instead and notes on the request that the answer
+is a fallback's (`ModelRequest.degraded`), so the step is recorded as degraded.
 """
 
 from __future__ import annotations
@@ -57,6 +62,9 @@ class RetryPolicy:
     max_delay_s: float = 30.0
     kinds: frozenset[str] = TRANSIENT
     fallbacks: tuple[dict[str, Any], ...] = field(default_factory=tuple)  # {provider, model}
+    inner: RetryPolicy | None = None  # each attempt retried so first
+    simplified_prompt: str | None = None  # asked once when everything else failed
+    label: str = ""  # names the policy in its StreamRetry reasons
 
     def delay(self, retry: int) -> float:
         """Seconds before retry number `retry` (1-based)."""
@@ -73,8 +81,12 @@ class RetryPolicy:
 
 
 def policy_kinds(conditions: list[str] | None) -> frozenset[str]:
-    if not conditions:
+    """The error kinds the conditions name; none given: the transient ones; an empty
+    list: none."""
+    if conditions is None:
         return TRANSIENT
+    if not conditions:
+        return frozenset()
     return frozenset().union(*(CONDITIONS[name] for name in conditions))
 
 
@@ -84,14 +96,30 @@ OpenStream = Callable[[ModelRequest, str], AsyncIterator[Event]]
 async def robust_stream(open_stream: OpenStream, request: ModelRequest, kind: str,
                         policy: RetryPolicy, *, sleep: Callable[[float], Any] = asyncio.sleep
                         ) -> AsyncIterator[Event]:
+    inner = policy.inner
+
+    def open_attempt(attempt: ModelRequest, attempt_kind: str) -> AsyncIterator[Event]:
+        if inner is None:
+            return open_stream(attempt, attempt_kind)
+        return robust_stream(open_stream, attempt, attempt_kind, inner, sleep=sleep)
+
     step = request.step
     plan = [Target(kind, request)] * (policy.retries + 1)
     plan += [fallback_target(request, kind, fallback) for fallback in policy.fallbacks]
+    simplified = None if policy.simplified_prompt is None else Target(
+        kind, dataclasses.replace(request, prompt=policy.simplified_prompt, output_schema=None,
+                                  options={**request.options, "max_turns": 1}))
     spent = NOTHING
-    for number, target in enumerate(plan):
+    number = 0
+    first_failure = ""
+    while True:
+        target = plan[number] if number < len(plan) else simplified
+        assert target is not None
         usage: Usage | None = None
-        try:
-            async with aclosing(open_stream(target.request, target.kind)) as events:
+        try:  # pipeline_ex asked the simplified prompt once, without retries
+            opened = open_stream(target.request, target.kind) if target is simplified \
+                else open_attempt(target.request, target.kind)
+            async with aclosing(opened) as events:
                 async for event in events:
                     kind_of = type(event)
                     if kind_of is Usage:
@@ -102,19 +130,35 @@ async def robust_stream(open_stream: OpenStream, request: ModelRequest, kind: st
                     yield event
             return
         except ProviderError as exc:
-            if number == len(plan) - 1 or not policy.retries_on(exc):
+            if target is simplified:
+                request.degraded = None
+                raise ProviderError(f"{first_failure}; the simplified prompt "
+                                    f"(fallback_action) failed too: {exc}",
+                                    kind=exc.kind) from exc
+            go_on = number + 1 < len(plan) and policy.retries_on(exc)
+            if not go_on and simplified is None:
                 raise
             spent = plus(spent, usage)
-            following = plan[number + 1]
-            if number < policy.retries:
-                delay = policy.delay(number + 1)
-                reason = (f"attempt {number + 1} failed ({exc}); retry {number + 1} of "
+            where = f"{policy.label}: " if policy.label else ""
+            failed, delay = number + 1, 0.0
+            if not go_on:
+                first_failure = str(exc)
+                request.degraded = (f"the step failed ({exc}); its text answers the "
+                                    f"simplified prompt {policy.simplified_prompt!r} instead "
+                                    f"(fallback_action: simplified_prompt)")
+                reason = (f"{where}attempt {failed} failed ({exc}); asking the simplified "
+                          f"prompt instead (fallback_action: simplified_prompt)")
+                number = len(plan)
+            elif number < policy.retries:
+                delay = policy.delay(failed)
+                reason = (f"{where}attempt {failed} failed ({exc}); retry {failed} of "
                           f"{policy.retries} in {delay:g} s")
+                number = failed
             else:
-                delay = 0.0
-                reason = (f"attempt {number + 1} failed ({exc}); falling back to "
-                          f"{following.describe()}")
-            yield StreamRetry(step, number + 1, reason, whole=True)
+                reason = (f"{where}attempt {failed} failed ({exc}); falling back to "
+                          f"{plan[failed].describe()}")
+                number = failed
+            yield StreamRetry(step, failed, reason, whole=True)
             if delay:
                 await sleep(delay)
 

@@ -173,3 +173,15 @@ def _signature(reply: Reply) -> str:
 
 def _id(prefix: str) -> str:
     return prefix + uuid.uuid4().hex[:24]
+
+
+def within_output_limit(reply: Reply, limit: int | None) -> Reply:
+    """The reply as a model with an output limit (Gemini's maxOutputTokens) gives it: its
+    text cut at `limit` tokens, stopping for max_tokens. A tool call is left whole."""
+    if not limit or reply.tool_use is not None:
+        return reply
+    tokens = reply_tokens(reply)
+    if len(tokens) <= limit:
+        return reply
+    return reply.model_copy(update={"text": "".join(tokens[:limit]), "output_tokens": None,
+                                    "stop_reason": "max_tokens"})

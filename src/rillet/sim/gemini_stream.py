@@ -3,6 +3,7 @@ dict per delta, each with the running usage, the last one with its finish reason
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from typing import Any
 
 from rillet.sim.anthropic_stream import reply_tokens
 from rillet.sim.pacing import content_chunks, delays
-from rillet.sim.script import Fault, Reply, tokenize
+from rillet.sim.script import Fault, Reply, ToolCall, tokenize
 
 Item = tuple[float, "dict[str, Any] | Fault"]
 
@@ -29,14 +30,14 @@ def gemini_chunks(reply: Reply, *, model: str, prompt_tokens: int,
     midstream = fault if fault is not None and fault.kind != "http_error" else None
     fault_at = midstream.after_deltas if midstream is not None else -1
 
-    # Every chunk as (part, thought tokens so far, answer tokens so far); the thinking
-    # chunks come first, as Gemini sends them.
+    # Every chunk as (its parts, thought tokens so far, answer tokens so far); the
+    # thinking chunks come first, as Gemini sends them.
     parts = list(_parts(reply, timing.chunk_tokens))
     last = len(parts) - 1
     if fault_at > last:
         fault_at = last
     first_delay = timing.first_token_delay_s
-    for number, (part, thoughts, answer) in enumerate(parts):
+    for number, (chunk_parts, thoughts, answer) in enumerate(parts):
         if number == fault_at:
             yield 0.0, midstream
         usage: dict[str, Any] = {"promptTokenCount": prompt_tokens,
@@ -44,7 +45,7 @@ def gemini_chunks(reply: Reply, *, model: str, prompt_tokens: int,
                                  "totalTokenCount": prompt_tokens + answer + thoughts}
         if thoughts:
             usage["thoughtsTokenCount"] = thoughts
-        candidate: dict[str, Any] = {"content": {"parts": [part], "role": "model"},
+        candidate: dict[str, Any] = {"content": {"parts": chunk_parts, "role": "model"},
                                      "index": 0}
         if number == last:
             candidate["finishReason"] = finish
@@ -61,12 +62,13 @@ def gemini_response(reply: Reply, *, model: str, prompt_tokens: int) -> dict[str
         parts.append({"text": reply.thinking, "thought": True})
         thoughts = len(tokenize(reply.thinking))
     tokens = reply_tokens(reply)
-    if tokens or reply.tool_use is None:
+    calls = reply.calls
+    if tokens or not calls:
         parts.append({"text": "".join(tokens)})
         answer = len(tokens)
-    if reply.tool_use is not None:
-        parts.append(_function_call(reply))
-        answer += len(tokenize(json.dumps(reply.tool_use.input)))
+    for call in calls:
+        parts.append(_function_call(call))
+        answer += len(tokenize(json.dumps(call.input)))
     usage: dict[str, Any] = {"promptTokenCount": prompt_tokens, "candidatesTokenCount": answer,
                              "totalTokenCount": prompt_tokens + answer + thoughts}
     if thoughts:
@@ -89,23 +91,25 @@ def gemini_error(status: int) -> tuple[int, dict[str, Any]]:
                               "status": name}}
 
 
-def _parts(reply: Reply, chunk_tokens: int) -> Iterator[tuple[dict[str, Any], int, int]]:
+def _parts(reply: Reply, chunk_tokens: int
+           ) -> Iterator[tuple[list[dict[str, Any]], int, int]]:
     thoughts = answer = 0
     if reply.thinking:
         for text, count in _pieces(tokenize(reply.thinking), chunk_tokens):
             thoughts += count
-            yield {"text": text, "thought": True}, thoughts, answer
+            yield [{"text": text, "thought": True}], thoughts, answer
     tokens = reply_tokens(reply)
-    if tokens or reply.tool_use is None:
+    calls = reply.calls
+    if tokens or not calls:
         for text, count in _pieces(tokens, chunk_tokens):
             answer += count
-            yield {"text": text}, thoughts, answer
+            yield [{"text": text}], thoughts, answer
         if not tokens:
-            yield {"text": ""}, thoughts, answer
-    if reply.tool_use is not None:
-        # Gemini sends a function call whole, in one chunk.
-        answer += len(tokenize(json.dumps(reply.tool_use.input)))
-        yield _function_call(reply), thoughts, answer
+            yield [{"text": ""}], thoughts, answer
+    if calls:
+        # Gemini sends function calls whole, the parallel calls of a turn in one chunk.
+        answer += sum(len(tokenize(json.dumps(call.input))) for call in calls)
+        yield [_function_call(call) for call in calls], thoughts, answer
 
 
 def _pieces(tokens: list[str], chunk_tokens: int) -> Iterator[tuple[str, int]]:
@@ -119,9 +123,28 @@ def _pieces(tokens: list[str], chunk_tokens: int) -> Iterator[tuple[str, int]]:
         yield "".join(piece), len(piece)
 
 
-def _function_call(reply: Reply) -> dict[str, Any]:
-    assert reply.tool_use is not None
-    return {"functionCall": {"name": reply.tool_use.name, "args": reply.tool_use.input}}
+def _function_call(call: ToolCall) -> dict[str, Any]:
+    # Gemini 3 signs each function call; a client must send the signature back with the
+    # model's turn (`unsigned_function_call` checks that it did).
+    signature = base64.b64encode(f"sim-signature:{call.name}".encode()).decode()
+    return {"functionCall": {"name": call.name, "args": call.input},
+            "thoughtSignature": signature}
+
+
+def unsigned_function_call(body: dict[str, Any]) -> str | None:
+    """What Gemini says of a request whose model turns hold a function call sent back
+    without its thought signature (the model's turn was rebuilt, not sent as it came)."""
+    for number, content in enumerate(body.get("contents") or ()):
+        if not isinstance(content, dict) or content.get("role") != "model":
+            continue
+        for position, part in enumerate(content.get("parts") or ()):
+            if isinstance(part, dict) and "functionCall" in part \
+                    and not part.get("thoughtSignature"):
+                name = (part["functionCall"] or {}).get("name")
+                return (f"Function call is missing a thought_signature in functionCall parts "
+                        f"(contents[{number}], function '{name}', position {position}); "
+                        f"send the model's turn back as it came")
+    return None
 
 
 def _finish_reason(reply: Reply) -> str:

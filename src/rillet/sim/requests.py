@@ -7,6 +7,7 @@ import json
 import re
 from typing import Any
 
+from rillet.errors import ProviderError
 from rillet.sim.script import Reply, count_tokens
 
 # The Claude CLI adds reminders to the user's turn; they are not what the user asked.
@@ -15,7 +16,12 @@ _REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
 
 def turn_reply(reply: Reply, after_tool_result: bool) -> Reply:
     """A tool-calling reply answers in two turns: first the tool call, then (once the
-    client sends the tool's result back) the reply's text. Same split as the mock."""
+    client sends the tool's result back) the reply's text. Same split as the mock.
+    (The Anthropic wire formats; Gemini's turns are `gemini_turn`'s.)"""
+    if reply.function_calls is not None or "function_rounds" in reply.model_fields_set:
+        raise ProviderError("function_calls and function_rounds script Gemini replies; a "
+                            "Claude or Messages API reply calls one tool with tool_use",
+                            kind="invalid_request")
     if reply.tool_use is None:
         return reply
     if after_tool_result:
@@ -99,6 +105,29 @@ def gemini_prompt(body: dict[str, Any]) -> tuple[str, bool]:
         if text:
             return text, after_tool
     return "", after_tool
+
+
+def gemini_turn(reply: Reply, responses_sent: int) -> Reply:
+    """The reply to a Gemini request after `responses_sent` turns of functionResponse
+    parts: its calls (no text) for the first `function_rounds` requests, then its text
+    (no calls, no thinking). A reply without calls is the same every time."""
+    if not reply.calls:
+        return reply
+    if responses_sent >= reply.function_rounds:
+        return reply.model_copy(update={"tool_use": None, "function_calls": None,
+                                        "thinking": None})
+    update: dict[str, Any] = {"text": ""}
+    if responses_sent:
+        update["thinking"] = None  # thoughts come with the first turn only
+    return reply.model_copy(update=update)
+
+
+def gemini_responses_sent(body: dict[str, Any]) -> int:
+    """How many user turns of the request carry functionResponse parts."""
+    return sum(1 for content in body.get("contents") or ()
+               if isinstance(content, dict) and content.get("role", "user") == "user"
+               and any(isinstance(part, dict) and "functionResponse" in part
+                       for part in content.get("parts") or ()))
 
 
 def gemini_prompt_tokens(body: dict[str, Any]) -> int:

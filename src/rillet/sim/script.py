@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator,
+)
 
 from rillet.errors import WorkflowError
 from rillet.workflow.problems import line_of
@@ -125,6 +127,11 @@ class Reply(_Model):
     text: str | None = None
     thinking: str | None = None
     tool_use: ToolCall | None = None
+    # Gemini only: the function calls of one turn, in order (several are parallel calls),
+    # and how many turns make them before the text comes (each after the client sent
+    # the previous turn's functionResponse parts back).
+    function_calls: list[ToolCall] | None = Field(default=None, min_length=1)
+    function_rounds: int = Field(default=1, ge=1)
     model: str | None = None
     stop_reason: str | None = None
     timing: Timing = Timing()
@@ -136,6 +143,20 @@ class Reply(_Model):
 
     # Which fault counter this reply uses (set by Script.reply_for, kept by model_copy).
     _fault_key: Any = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _one_kind_of_call(self) -> Reply:
+        if self.tool_use is not None and self.function_calls is not None:
+            raise ValueError("give tool_use (one call) or function_calls (Gemini: one or "
+                             "more), not both")
+        return self
+
+    @property
+    def calls(self) -> list[ToolCall]:
+        """The calls of a calling turn: function_calls, else tool_use, else none."""
+        if self.function_calls is not None:
+            return self.function_calls
+        return [self.tool_use] if self.tool_use is not None else []
 
     def for_prompt(self, prompt: str) -> Reply:
         """This reply with its default text and its jitter seed filled in from `prompt`.

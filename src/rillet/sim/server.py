@@ -19,11 +19,16 @@ from typing import Any
 from aiohttp import web
 
 from rillet.local_http import start_site
-from rillet.sim.anthropic_stream import anthropic_error, anthropic_events, anthropic_message
-from rillet.sim.gemini_stream import gemini_chunks, gemini_error, gemini_response
+from rillet.sim.anthropic_stream import (
+    anthropic_error, anthropic_events, anthropic_message, within_output_limit,
+)
+from rillet.sim.gemini_stream import (
+    gemini_chunks, gemini_error, gemini_response, unsigned_function_call,
+)
 from rillet.sim.pacing import Schedule
 from rillet.sim.requests import (
-    anthropic_input_tokens, anthropic_prompt, gemini_prompt, gemini_prompt_tokens, turn_reply)
+    anthropic_input_tokens, anthropic_prompt, gemini_prompt, gemini_prompt_tokens,
+    gemini_responses_sent, gemini_turn, turn_reply)
 from rillet.sim.script import Fault, Script
 from rillet.sim.structured import (
     anthropic_schema, as_function_call, as_json_text, as_tool_call, gemini_functions,
@@ -126,17 +131,25 @@ class Simulator:
     async def _gemini(self, request: web.Request) -> web.StreamResponse:
         body = await self._record(request)
         model, _, method = request.match_info["call"].partition(":")
+        if method == "countTokens" and body is not None:
+            return web.json_response({"totalTokens": gemini_prompt_tokens(body)})
         if method not in ("streamGenerateContent", "generateContent"):
             return _gemini_failure(404, f"method '{method}' is not simulated")
         if body is None:
             return _gemini_failure(400, "the request body is not a JSON object")
-        prompt, after_tool = gemini_prompt(body)
+        unsigned = unsigned_function_call(body)
+        if unsigned is not None:
+            return _gemini_failure(400, unsigned)
+        prompt, _ = gemini_prompt(body)
         reply = self.script.reply_for(prompt)
         schema = gemini_schema(body)
         if schema is not None:
             reply = as_json_text(reply, schema)
         reply = as_function_call(reply, gemini_functions(body))
-        reply = turn_reply(reply, after_tool)
+        reply = gemini_turn(reply, gemini_responses_sent(body))
+        config = body.get("generationConfig")
+        reply = within_output_limit(
+            reply, config.get("maxOutputTokens") if isinstance(config, dict) else None)
         fault = self.script.take_fault(reply)
         if fault is not None and fault.kind == "http_error":
             status, error = gemini_error(fault.status)

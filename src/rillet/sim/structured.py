@@ -67,7 +67,7 @@ def gemini_functions(body: dict[str, Any]) -> list[dict[str, Any]]:
 def as_function_call(reply: Reply, functions: list[dict[str, Any]]) -> Reply:
     """A reply to a request with functions: its scripted call, else a call of the first
     function with arguments generated from its parameters."""
-    if reply.tool_use is not None or not functions:
+    if reply.calls or not functions:
         return reply
     first = functions[0]
     args = reply.output if reply.output is not None else \

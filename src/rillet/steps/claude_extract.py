@@ -9,9 +9,13 @@ object has been validated, `finish_result` shapes the step's text in the chosen 
 - `markdown` / `structured`: the content under a `#` / `##` heading when it has none;
 - `summary`: the content cut to `max_summary_length` characters (ending in "...");
 
-with a section per post-processing list after it ("## Key Points Extracted", …) except in
-`json`. The object stays in the result's `output` (with `extraction_metadata` when
-`include_metadata` is set). Its options start from a preset like claude_smart's
+then each `post_processing` operation in order, except in `json`: a section per list
+("## Key Points Extracted", …), `format_markdown` (a "# Content" heading over a text with
+none) and `generate_summary` (a "## Generated Summary" section: the content's first three
+sentences, at most 200 characters, as pipeline_ex cut them; in `json` the object's
+`summary`). The object stays in the result's `output` (with `extraction_metadata` when
+`include_metadata` is set). `use_content_extractor` changes nothing: pipeline_ex's
+extractor took the text out of the SDK's messages, and rillet's text is the model's own. Its options start from a preset like claude_smart's
 (`analysis` unless the step or `defaults.claude_preset` names one).
 """
 
@@ -42,11 +46,14 @@ LISTS = {  # post_processing operation: (object key, section title, what the mod
 
 
 def extraction_schema(config: Any) -> dict[str, Any]:
+    content = {**config.content_schema} if config.content_schema else {"type": "string"}
     properties: dict[str, Any] = {
-        "content": {"type": "string", "description": "the content extracted, as asked"}}
+        "content": {**content, "description": "the content extracted, as asked"}}
     for operation in config.post_processing:
-        key, _, what = LISTS[operation]
-        properties[key] = {"type": "array", "items": {"type": "string"}, "description": what}
+        if operation in LISTS:
+            key, _, what = LISTS[operation]
+            properties[key] = {"type": "array", "items": {"type": "string"},
+                               "description": what}
     return {"type": "object", "properties": properties, "required": list(properties)}
 
 
@@ -60,13 +67,24 @@ def finish_result(step: Any, result: StepResult, ctx: RunContext | None = None,
                   request: ModelRequest | None = None) -> StepResult:
     config = step.extraction_config
     value = dict(result.output or {})
-    content = str(value.get("content", ""))
+    extracted = value.get("content", "")
+    content = extracted if isinstance(extracted, str) else \
+        json.dumps(extracted, indent=2, ensure_ascii=False)  # content_schema: an object
+    if "generate_summary" in config.post_processing:
+        value["summary"] = summary_of(content)
     text = shaped_text(value, content, config)
     if config.include_metadata:
         value["extraction_metadata"] = {
             "format": config.format, "post_processing": list(config.post_processing),
             "original_length": len(content), "processed_length": len(text)}
     return dataclasses.replace(result, text=text, output=value)
+
+
+def summary_of(content: str, limit: int = 200) -> str:
+    """pipeline_ex's generate_summary: the first three sentences, at most `limit`
+    characters (cut ones end in "...")."""
+    summary = ". ".join(content.split(". ")[:3])
+    return summary if len(summary) <= limit else summary[:limit - 3] + "..."
 
 
 def shaped_text(value: dict[str, Any], content: str, config: Any) -> str:
@@ -82,11 +100,16 @@ def shaped_text(value: dict[str, Any], content: str, config: Any) -> str:
         text = content if "##" in content else f"## Extracted Content\n\n{content}"
     else:
         text = content
-    for operation in config.post_processing:
-        key, title, _ = LISTS[operation]
-        items = [str(item) for item in value.get(key) or ()]
-        if items:
-            lines = "\n\n".join(items) if key == "code_blocks" else \
-                "\n".join(f"- {item}" for item in items)
-            text += f"\n\n## {title}\n{lines}"
+    for operation in config.post_processing:  # in order, each on the text so far
+        if operation == "format_markdown":
+            text = text if "#" in text else f"# Content\n\n{text}"
+        elif operation == "generate_summary":
+            text += f"\n\n## Generated Summary\n{value.get('summary') or summary_of(content)}"
+        else:
+            key, title, _ = LISTS[operation]
+            items = [str(item) for item in value.get(key) or ()]
+            if items:
+                lines = "\n\n".join(items) if key == "code_blocks" else \
+                    "\n".join(f"- {item}" for item in items)
+                text += f"\n\n## {title}\n{lines}"
     return text

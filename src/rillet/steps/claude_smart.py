@@ -5,7 +5,8 @@ options sit under `defaults.claude_options`, which sit under the step's own; its
 applies when neither the step nor the defaults set one. pipeline_ex's preset keys with no
 meaning here are left out: rillet always streams, always counts cost, and its telemetry is
 the workflow's `telemetry`, so `verbose`, `debug_mode`, `output_format`,
-`telemetry_enabled` and `cost_tracking` change nothing; `retry_config` is claude_robust's.
+`telemetry_enabled` and `cost_tracking` change nothing; a preset's `retry_config` is left
+out too (a claude_robust step's own `claude_options.retry_config` is honoured).
 The step runs like `type: claude` through the Claude Agent SDK.
 """
 
@@ -19,8 +20,10 @@ __all__ = ["PRESETS", "PRESET_TIMEOUT_S", "build_request", "preset_options", "pr
 
 PRESET_NAMES = ("development", "production", "analysis", "chat", "test")
 DEFAULT_PRESET = "development"
-# claude_extract and claude_session start from analysis, as in pipeline_ex.
-_DEFAULT_OF_TYPE = {"claude_extract": "analysis", "claude_session": "analysis"}
+# claude_extract and claude_session start from analysis, claude_robust from production, as
+# in pipeline_ex.
+_DEFAULT_OF_TYPE = {"claude_extract": "analysis", "claude_session": "analysis",
+                    "claude_robust": "production"}
 
 
 def default_preset(step_type: str) -> str:

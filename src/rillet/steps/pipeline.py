@@ -38,7 +38,8 @@ async def run(step: Any, scope: Any, walker: Any, children: dict[str, Any]) -> s
                           f"{' or set config.inherit_context: true' if not inherit else ''})")
     inner = scope.nested(inputs=inputs, base_dir=base_dir, pipeline_file=source,
                          workflow_name=workflow.name, global_vars=global_vars,
-                         state=workflow.variables)
+                         state=workflow.variables,
+                         gemini_functions=workflow.gemini_functions)
     await walker.run_steps(workflow.steps, inner, children)
     if step.outputs is None:
         return None

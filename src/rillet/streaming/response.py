@@ -14,8 +14,8 @@ from typing import Any
 
 from rillet.errors import ProviderError, StepError, StreamConsumedError, StreamIncompleteError
 from rillet.events import (
-    Event, MessageComplete, ResponseComplete, StreamRetry, TextDelta, ThinkingDelta, ToolResult,
-    ToolUse, Usage,
+    Event, MessageComplete, ResponseComplete, StreamRetry, TextDelta, ThinkingDelta, ToolHook,
+    ToolResult, ToolUse, Usage,
 )
 from rillet.result import StepResult
 from rillet.streaming.metrics import StreamMetrics
@@ -124,6 +124,12 @@ class AsyncResponse:
                         if use["id"] == event.tool_use_id:
                             use["result"] = event.content
                             use["is_error"] = event.is_error
+                elif kind is ToolHook:  # a built-in hook's verdict, kept with its call
+                    for use in self.tool_uses:
+                        if use["id"] == event.tool_use_id:
+                            use.setdefault("hooks", []).append(
+                                {"hook": event.hook, "event": event.hook_event,
+                                 "decision": event.decision, "reason": event.reason})
                 elif kind is StreamRetry:
                     m.retries += 1
                     if event.whole:  # every message of the step comes again

@@ -6,10 +6,14 @@ whole prefix on every delta, as `jiter`'s partial mode would be used, costs O(nÂ
 still arriving shows what it has so far; a number or literal shows once it is complete.
 Text before the first `{` or `[` (a sentence, a ```json fence) and after the root value
 closes is skipped. The parser is lenient; the finished text is checked by `json.loads`.
+A container that opens and closes within one chunk (a burst's deltas fed together) is read
+whole by the json module's C scanner; one still open at the chunk's end, or not strict
+JSON, is read character by character (its failed try reads the rest of that chunk once).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -21,6 +25,10 @@ _ATOM_RUN = re.compile(r"[-+0-9.eEa-z]+")
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r",
             "t": "\t"}
 _LITERALS = {"true": True, "false": False, "null": None}
+_CLOSER = {"{": "}", "[": "]"}
+# The json module's C scanner: one complete value at an offset, or an error if it is not
+# complete (or not strict JSON) there.
+_scan_value = json.JSONDecoder().scan_once
 
 
 class PartialJSON:
@@ -48,19 +56,27 @@ class PartialJSON:
 
     def feed(self, chunk: str) -> bool:
         """Read `chunk`; True when the object changed (it is worth showing again)."""
+        if self._state == _STRING and chunk and '"' not in chunk and "\\" not in chunk:
+            # The common case: more of a string (a word of a title or a summary).
+            self._seen += len(chunk)
+            piece = self._piece
+            if self._is_key:
+                piece.append(chunk)
+                return False
+            if piece:
+                text = piece[0] = piece[0] + chunk
+            else:
+                text = chunk
+                piece.append(text)
+            slot = self._slot  # _fill_string, inline on the per-delta path
+            if slot is None:
+                self.value = text
+            else:
+                slot[0][slot[1]] = text
+            return True
         if self.done or not chunk:
             self._seen += len(chunk)
             return False
-        if self._state == _STRING and '"' not in chunk and "\\" not in chunk:
-            # The common case: more of a string (a word of a title or a summary).
-            self._seen += len(chunk)
-            if self._is_key:
-                self._piece.append(chunk)
-                return False
-            text = self._piece[0] + chunk if self._piece else chunk
-            self._piece = [text]
-            self._fill_string(text, final=False)
-            return True
         i, n = 0, len(chunk)
         if not self.started:
             found = [p for p in (chunk.find("{"), chunk.find("[")) if p >= 0]
@@ -71,6 +87,7 @@ class PartialJSON:
             self.started = True
             self.start = self._seen + i
         changed = False
+        scan = True  # try the C scanner on containers (off once nesting beat its recursion)
         stack = self._stack
         while i < n:
             state = self._state
@@ -128,6 +145,25 @@ class PartialJSON:
             char = chunk[i]
             i += 1
             if char == "{" or char == "[":
+                if scan and chunk.find(_CLOSER[char], i) >= 0:
+                    # It may close within this chunk (a burst's deltas are fed together):
+                    # then C reads it whole. Only containers still open at the chunk's end
+                    # (or not strict JSON) fail here, and are read below as they arrive.
+                    try:
+                        value, end = _scan_value(chunk, i - 1)
+                    except (ValueError, StopIteration):
+                        pass
+                    except RecursionError:  # nested too deep for it; this loop has no limit
+                        scan = False
+                    else:
+                        self._attach(value)
+                        changed = True
+                        i = end
+                        if not stack:
+                            self.done = True
+                            self.end = self._seen + i
+                            break
+                        continue
                 container: Any = {} if char == "{" else []
                 self._attach(container)
                 stack.append(container)

@@ -3,7 +3,9 @@
 It wraps the provider's stream for a step with `output_schema`. Every TextDelta passes on
 at once and, when it changed the object, a PartialOutput follows it with the object so far
 (`PartialJSON`, which reads each character once; at most one every `PARTIAL_EVERY_S`, and
-always one when the object closes). At the end the object (the provider's
+always one when the object closes). The parser reads only when a PartialOutput may go (or a
+brace may close the object), so the deltas of a burst are parsed together, in C for the
+containers they complete. At the end the object (the provider's
 own, else the reply's JSON text) is validated. On a mismatch the model is asked once more,
 with the errors: a `StreamRetry(whole=True)` first voids the text of the first answer, so
 the step's text is never doubled, and the token and cost totals go on adding up. A second
@@ -46,6 +48,7 @@ async def structured_stream(open_stream: OpenStream, request: ModelRequest, *,
         parser = PartialJSON()
         feed = parser.feed
         pieces: list[str] = []
+        fed = 0  # pieces[:fed] are in the parser
         final: ResponseComplete | None = None
         due = 0.0  # when the next PartialOutput may go
         changed = False  # the object changed since the last PartialOutput
@@ -54,16 +57,23 @@ async def structured_stream(open_stream: OpenStream, request: ModelRequest, *,
                 kind = type(event)
                 if kind is TextDelta:
                     yield event
-                    pieces.append(event.text)
-                    changed = feed(event.text) or changed
-                    if changed:
-                        now = clock()
-                        if now >= due or parser.done:
+                    piece = event.text
+                    pieces.append(piece)
+                    now = clock()
+                    # The parser reads only when a PartialOutput may go, or when the
+                    # object may close (only a } or ] closes it): the deltas of a burst
+                    # are parsed together, far cheaper than one by one.
+                    if now >= due or "}" in piece or "]" in piece:
+                        count = len(pieces)
+                        changed = feed(piece if count - fed == 1 else
+                                       "".join(pieces[fed:])) or changed
+                        fed = count
+                        if changed and (now >= due or parser.done):
                             due, changed = now + every_s, False
                             yield PartialOutput(step, parser.value)
                     continue
                 if kind is StreamRetry:
-                    parser, pieces = PartialJSON(), []  # the answer comes again
+                    parser, pieces, fed = PartialJSON(), [], 0  # the answer comes again
                     feed = parser.feed
                 elif kind is Usage:
                     event = with_spent(event, spent)
@@ -76,6 +86,7 @@ async def structured_stream(open_stream: OpenStream, request: ModelRequest, *,
                 yield with_spent(final, spent)
             return
         text = "".join(pieces)
+        feed("".join(pieces[fed:]))  # what came after the parser's last look
         value, errors = _checked(final, parser, text, schema)
         if not errors:
             done = dataclasses.replace(final, output=value)

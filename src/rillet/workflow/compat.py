@@ -3,7 +3,8 @@
 Each rewrite records where the key was written (`Problems.moved`), so an error about the
 new place is still told at the line the user wrote. Nothing is dropped without a word:
 a key is moved to where rillet reads it, converted (`timeout_ms` -> `timeout_s`), accepted
-because it asks for what rillet always does (`print: true`), or refused with a reason
+because it asks for what rillet always does (`print: true`; `print: false`, which changed
+nothing in pipeline_ex either, gets a note), or refused with a reason
 (rillet.workflow.problems.REFERENCE_HINTS).
 """
 
@@ -38,11 +39,32 @@ OWN_TIMEOUT_SECONDS = ("while_loop",)
 ALWAYS_ON = {
     "pass_through_streaming": "rillet always streams a step's text on to the handlers and "
                               "the next step",
-    "print": "rillet always runs the Claude CLI non-interactively (--print)",
+    # pipeline_ex added these figures to the response; rillet records them for every step.
+    "cost_tracking": "rillet always records each step's cost (cost_usd in results.json)",
+    "telemetry_enabled": "rillet always records each step's duration, turns and tokens "
+                         "(metrics in results.json); OpenTelemetry spans are the "
+                         "workflow's `telemetry`",
 }
 
-# Workflow-level Agent SDK keys: pipeline_ex gave them to every Claude step.
-WORKFLOW_CLAUDE_OPTIONS = ("mcp_servers", "setting_sources", "agents")
+# Options whose false value changed nothing in pipeline_ex either: accepted, with a note.
+# `print`: no code of pipeline_ex read it, and its Claude SDK ran the CLI with --print
+# (non-interactive) whatever it said, as rillet's does.
+NO_EFFECT_WHEN_FALSE = {
+    "print": "print: false changes nothing: the Claude CLI always runs non-interactively "
+             "(--print), in rillet as in pipeline_ex, whose code never read this key",
+}
+
+# Where a step's `schema:` sketch goes, as a JSON Schema (rillet.workflow.sketch), by step
+# type: claude_extract's content, or the step's structured output.
+SKETCH_TARGETS = {"claude_extract": ("extraction_config", "content_schema"),
+                  **{kind: ("output_schema",) for kind in (
+                      "claude", "claude_smart", "claude_robust", "claude_session", "gemini",
+                      "gemini_instructor")}}
+
+# Workflow-level Agent SDK keys: every Claude step gets them (pipeline_ex read hooks only
+# under claude_options and memory_config nowhere; rillet gives both to every step).
+WORKFLOW_CLAUDE_OPTIONS = ("mcp_servers", "setting_sources", "agents", "hooks",
+                           "memory_config")
 
 
 def normalize(raw: dict[str, Any], problems: Problems, loc: Loc = ("workflow",)) -> None:
@@ -80,6 +102,7 @@ def _normalize_steps(steps: list[Any], loc: Loc, problems: Problems) -> None:
                     _from_claude_options(task, where + ("tasks", i), _MOVED_INTO_TASKS,
                                          problems)
         _flat_handler_options(step, where, problems)
+        _schema_sketch(step, where, problems)
         if step.get("type") == "set_variable" and "variable" in step:
             _one_variable(step, where, problems)
         for key, children in _child_lists(step):
@@ -116,6 +139,13 @@ def _from_claude_options(holder: dict[str, Any], loc: Loc, keys: tuple[str, ...]
             if options.pop(key) is not True:
                 problems.add(options_loc + (key,), f"can only be true: {why}; remove it "
                              f"(see {GUIDE})")
+    for key, why in NO_EFFECT_WHEN_FALSE.items():
+        if key in options:
+            value = options.pop(key)
+            if value is False:
+                problems.note(options_loc + (key,), f"{why} (see {GUIDE})")
+            elif value is not True:
+                problems.add(options_loc + (key,), f"must be true or false (got {value!r})")
     _timeouts(options, options_loc, problems, into=holder, into_loc=loc)
     for old, new in RENAMED_IN_CLAUDE_OPTIONS:
         if old in options and new in keys:
@@ -150,6 +180,34 @@ def _put(holder: dict[str, Any], key: str, value: Any, loc: Loc, old: Loc,
         return
     holder[key] = value
     problems.moved[loc + (key,)] = old
+
+
+def _schema_sketch(step: dict[str, Any], loc: Loc, problems: Problems) -> None:
+    """`schema: {name: string, ...}` (pipeline_ex's sketch of the object a step should give)
+    becomes the JSON Schema rillet asks the model to fit."""
+    target = SKETCH_TARGETS.get(step.get("type"))  # type: ignore[arg-type]
+    if target is None or "schema" not in step:
+        return  # other steps: refused, with the reason (problems.REFERENCE_HINTS)
+    from rillet.workflow.sketch import SketchError, sketch_to_json_schema
+
+    where = loc + ("schema",)
+    sketch = step.pop("schema")
+    if not isinstance(sketch, dict) or not sketch:
+        problems.add(where, "a schema sketch is a mapping of field names to type names "
+                            "(name: string), mappings and one-item lists")
+        return
+    try:
+        converted = sketch_to_json_schema(sketch)
+    except SketchError as exc:
+        problems.add(where + exc.where, str(exc))
+        return
+    holder, holder_loc = step, loc
+    for key in target[:-1]:
+        inner = holder.setdefault(key, {})
+        if not isinstance(inner, dict):
+            return  # the schema reports the wrong type of this key
+        holder, holder_loc = inner, holder_loc + (key,)
+    _put(holder, target[-1], converted, holder_loc, where, problems)
 
 
 def _rename(holder: dict[str, Any], old: str, new: str, loc: Loc, problems: Problems) -> None:

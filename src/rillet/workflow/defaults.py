@@ -123,3 +123,37 @@ def allow_skills(step: Any) -> Any:
         return step
     options = step.claude_options.model_copy(update={"allowed_tools": [*tools, "Skill"]})
     return step.model_copy(update={"claude_options": options})
+
+
+def context_management(step: Any, enabled: bool) -> tuple[Any, str | None]:
+    """`workflow.enable_context_management` on a Claude Agent step (a container's
+    children too): (the step, or a problem). The CLI reads CLAUDE.md only from the
+    `project` settings source, so true needs it (and gives [project] when the step names
+    no sources); false gives [] (no settings files, no CLAUDE.md) and refuses a step that
+    names project."""
+    if isinstance(step, ContainerBase):
+        problems: list[str] = []
+
+        def apply(child: Any) -> Any:
+            child, problem = context_management(child, enabled)
+            if problem:
+                problems.append(problem)
+            return child
+
+        mapped = step.map_children(apply)
+        return mapped, (problems[0] if problems else None)
+    if not isinstance(step, ClaudeStep) or step.provider != "claude_agent":
+        return step, None
+    sources = step.claude_options.setting_sources
+    if sources is None:
+        options = step.claude_options.model_copy(
+            update={"setting_sources": ["project"] if enabled else []})
+        return step.model_copy(update={"claude_options": options}), None
+    if enabled and "project" not in sources:
+        return step, (f"step '{step.name}' reads setting_sources {sources}, without "
+                      f"project, so it would read no CLAUDE.md; add project or drop "
+                      f"enable_context_management")
+    if not enabled and "project" in sources:
+        return step, (f"false, but step '{step.name}' reads setting_sources {sources}, and "
+                      f"project loads CLAUDE.md; keep one")
+    return step, None

@@ -18,7 +18,7 @@ from rillet import user_code
 from rillet.errors import WorkflowError
 from rillet.workflow import compat
 from rillet.workflow.checks import check_workflow
-from rillet.workflow.defaults import allow_skills, apply_defaults
+from rillet.workflow.defaults import allow_skills, apply_defaults, context_management
 from rillet.workflow.problems import Problems, did_you_mean
 from rillet.workflow.schema import Step, Workflow, WorkflowFile
 from rillet.workflow.yaml_limits import check_yaml
@@ -54,6 +54,7 @@ def _loads(text: str, source: str) -> Workflow:
     workflow = _validate(data, problems)
     if problems or workflow is None:
         raise WorkflowError(problems.lines())
+    workflow._notes = list(problems.notes)
     return workflow
 
 
@@ -187,6 +188,8 @@ def _validate(data: Any, problems: Problems) -> Workflow | None:
     if shell is not None:  # gemini step functions against workflow.gemini_functions
         for index, problem in shell.workflow.undeclared_functions(steps):
             problems.add(("workflow", "steps", index, "functions"), problem)
+        for index, problem in shell.workflow.idle_function_rounds(steps):
+            problems.add(("workflow", "steps", index, "max_function_rounds"), problem)
     if problems or shell is None:
         return None
     workflow = shell.workflow
@@ -194,6 +197,15 @@ def _validate(data: Any, problems: Problems) -> Workflow | None:
     steps = [apply_defaults(step, workflow.defaults, mode) for step in steps]
     if workflow.enable_skills:
         steps = [allow_skills(step) for step in steps]
+    if workflow.enable_context_management is not None:
+        managed = [context_management(step, workflow.enable_context_management)
+                   for step in steps]
+        steps = [step for step, _ in managed]
+        for _, problem in managed:
+            if problem:
+                problems.add(("workflow", "enable_context_management"), problem)
+        if problems:
+            return None
     return workflow.model_copy(update={"steps": steps})
 
 

@@ -26,20 +26,18 @@ Loc = tuple[Any, ...]
 REFERENCE_HINTS = {
     "stream_file_path": "use stream_handler: file with stream_handler_opts: {file: {path: ...}}",
     "functions": "functions (declared in workflow.gemini_functions) are for gemini steps",
-    "hooks": "pipeline_ex's hooks name its own Elixir functions (log_tool_use, validate_bash, "
-             "audit_tool), which rillet does not have; limit tools with allowed_tools, "
-             "disallowed_tools or permission_mode",
     "schema": "pipeline_ex read no step key named schema (its genesis files sketch the "
-              "object they want with it); for a JSON object that fits a JSON Schema use "
-              "output_schema on a claude step",
-    "options": "pipeline_ex read no step key named options (its steps read claude_options); "
-               "put these under claude_options",
-    "enable_context_management": "pipeline_ex checked this key but nothing read it; remove it",
-    "memory_config": "pipeline_ex checked this key but nothing read it; remove it",
-    "max_input_tokens": "pipeline_ex checked this key but nothing read it (Gemini takes no "
-                        "input limit); remove it",
-    "debug_level": "pipeline_ex checked this key but nothing read it; use verbose: true on a "
-                   "step to see its tool calls and thinking",
+              "object they want with it); rillet turns the sketch into a JSON Schema for "
+              "the model steps (claude, claude_smart, claude_robust, claude_session, "
+              "claude_extract, gemini), and this step calls no model",
+    "options": "pipeline_ex read no step key named options (its steps read claude_options "
+               "only, so these changed nothing there: the step ran with its preset's "
+               "max_turns, tools and timeout); put these under claude_options to have them "
+               "apply",
+    "conversation": "pipeline_ex read no step key named conversation, and its loader refused "
+                    "a claude_session step that has no prompt; write one claude_session step "
+                    "per turn with the same session_config.session_name (each later one "
+                    "continues the conversation)",
 }
 
 
@@ -85,6 +83,15 @@ class Problems:
     # the new place are told at the old one.
     moved: dict[Loc, Loc] = field(default_factory=dict)
     found: list[tuple[int, str]] = field(default_factory=list)
+    # Keys accepted although they change nothing, each with why (`rillet validate` shows
+    # them); never an error.
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, loc: Loc, message: str) -> None:
+        loc = self._original(tuple(loc))
+        line = line_of(self.root, loc)
+        where = f"{self.source}:{line}" if line else self.source
+        self.notes.append(f"{where}: {key_path(loc)}: {message}")
 
     def add(self, loc: Loc, message: str, *, line: int | None = None) -> None:
         loc = self._original(tuple(loc))

@@ -46,6 +46,9 @@ class PreviousResponsePart(_Model):
     type: Literal["previous_response"]
     step: str
     extract: str | None = None
+    extract_with: Literal["content_extractor"] | None = Field(
+        default=None, description="pipeline_ex's way to ask for the step's text rather than "
+        "its whole result as JSON; rillet's previous_response is the text already.")
 
 
 class SessionContextPart(_Model):
@@ -118,6 +121,84 @@ class AgentSpec(_Model):
     model: str | None = None
 
 
+def _hook_names(value: Any) -> Any:
+    if isinstance(value, list):
+        from rillet.providers.claude_agent.hooks import normalize_name
+
+        return [normalize_name(v) if isinstance(v, str) else v for v in value]
+    return value
+
+
+class HookRule(_Model):
+    """Built-in hooks run on the calls of the tools `matcher` names."""
+
+    matcher: str | None = Field(default=None, description="A tool name, names joined by | "
+                                "or a regular expression; '*' or none: every tool.")
+    hooks: Annotated[list[str], BeforeValidator(_hook_names)] = Field(
+        min_length=1, description="validate_bash, log_tool_use, audit_tool.")
+
+    @field_validator("hooks")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        from rillet.providers.claude_agent.hooks import HOOK_NAMES
+
+        for name in value:
+            if name not in HOOK_NAMES:
+                raise ValueError(f"unknown hook '{name}': rillet's hooks are built in "
+                                 f"({', '.join(HOOK_NAMES)}), and no other code runs as a "
+                                 f"hook (see docs/migration-from-pipeline-ex.md)")
+        return value
+
+
+class ToolHooks(_Model):
+    """`hooks`: built-in hooks on tool calls, by hook event (the Agent SDK's hooks)."""
+
+    PreToolUse: list[HookRule] | None = None  # noqa: N815 - the SDK's event names
+    PostToolUse: list[HookRule] | None = None  # noqa: N815
+
+    @model_validator(mode="after")
+    def _pre_only(self) -> ToolHooks:
+        from rillet.providers.claude_agent.hooks import PRE_ONLY
+
+        for rule in self.PostToolUse or ():
+            for name in rule.hooks:
+                if name in PRE_ONLY:
+                    raise ValueError(f"{name} can only stop a call before it runs: put it "
+                                     f"under PreToolUse")
+        return self
+
+
+# The Claude CLI clamps a smaller auto-compact window up to this (CLAUDE_CODE_AUTO_COMPACT_WINDOW).
+CLI_MIN_COMPACT_WINDOW = 100_000
+
+
+class MemoryConfig(_Model):
+    """`memory_config`: the Claude CLI's automatic compaction of a long conversation."""
+
+    max_context_length: int | None = Field(
+        default=None, ge=CLI_MIN_COMPACT_WINDOW, description="The context window compaction "
+        "works in, in tokens (at most the model's own; the CLI takes no less than 100000).")
+    auto_compact: bool | None = Field(default=None, description="false: never compact "
+                                      "automatically; true: the CLI's default.")
+    compact_threshold: int | None = Field(
+        default=None, ge=1, description="Compact once the conversation reaches this many "
+        "tokens (needs max_context_length).")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MemoryConfig:
+        if self.compact_threshold is None:
+            return self
+        if self.auto_compact is False:
+            raise ValueError("compact_threshold says when to compact, but auto_compact: "
+                             "false never does; keep one")
+        if self.max_context_length is None:
+            raise ValueError("compact_threshold needs max_context_length: the Claude CLI "
+                             "takes the threshold as a share of that window")
+        if self.compact_threshold >= self.max_context_length:
+            raise ValueError("compact_threshold must be below max_context_length")
+        return self
+
+
 class ClaudeOptions(_Model):
     """Options of a `type: claude` step with `provider: claude_agent` (the Claude Agent SDK).
     Each maps to one ClaudeAgentOptions field (rillet.providers.claude_agent.options)."""
@@ -149,6 +230,8 @@ class ClaudeOptions(_Model):
     setting_sources: list[Literal["user", "project", "local"]] | None = None
     betas: list[str] | None = None
     agents: dict[str, AgentSpec] | None = None
+    hooks: ToolHooks | None = None
+    memory_config: MemoryConfig | None = None
 
 
 class _Sampling(_Model):
@@ -180,6 +263,9 @@ class DefaultClaudeOptions(ClaudeOptions, _Sampling):
 class TokenBudget(_Model):
     """Generation settings of a `type: gemini` step."""
 
+    max_input_tokens: int | None = Field(
+        default=None, ge=1, description="The step fails before sending when its prompt is "
+        "longer (Gemini's countTokens; an estimate in mock mode).")
     max_output_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
@@ -331,29 +417,76 @@ class ClaudeSmartStep(ClaudeStep):
                                   "test).")
 
 
+# pipeline_ex's post_processing operations: the lists the model extracts
+# (rillet.steps.claude_extract.LISTS), then two that shape the text.
+POST_PROCESSING = ("extract_code_blocks", "extract_recommendations", "extract_links",
+                   "extract_key_points", "format_markdown", "generate_summary")
+PostProcessing = Literal["extract_code_blocks", "extract_recommendations", "extract_links",
+                         "extract_key_points", "format_markdown", "generate_summary"]
+
+
 class ExtractionConfig(_Model):
     """How a claude_extract step shapes what it extracted."""
 
     format: Literal["text", "json", "structured", "markdown", "summary"] = "text"
-    post_processing: list[Literal["extract_code_blocks", "extract_recommendations",
-                                  "extract_links", "extract_key_points"]] = Field(
-        default_factory=list, description="Each adds a list to the object and a section "
-                                          "to the text.")
+    post_processing: list[PostProcessing] = Field(
+        default_factory=list, description="In order: extract_* add a list to the object and "
+        "a section to the text; format_markdown puts a '# Content' heading over a text with "
+        "none; generate_summary adds a '## Generated Summary' section (the content's first "
+        "three sentences, at most 200 characters).")
     max_summary_length: int = Field(default=500, ge=10, description="format: summary.")
     include_metadata: bool = Field(default=False, description="Add extraction_metadata to "
                                                               "the object.")
     use_content_extractor: bool | None = Field(
-        default=None, description="Refused: rillet's text is always the model's own text; "
-                                  "there is nothing to extract it from.")
+        default=None, description="Accepted, true or false: pipeline_ex's extractor took the "
+                                  "text out of the SDK's messages; rillet's text is already "
+                                  "the model's own text.")
+    output_format: str | None = Field(
+        default=None, description="Refused: pipeline_ex read `format`; this key was read by "
+                                  "nothing.")
+    content_schema: dict[str, Any] | None = Field(
+        default=None, description="The content is an object of this JSON Schema rather than "
+        "text (a step's pipeline_ex `schema:` sketch becomes it); the text is its JSON.")
 
-    @field_validator("use_content_extractor")
+    @field_validator("content_schema")
     @classmethod
-    def _refuse_content_extractor(cls, value: Any) -> Any:
+    def _inline_schema(cls, value: Any) -> Any:
         if value is not None:
-            raise ValueError("use_content_extractor is not supported: rillet's text is "
-                             "always the model's own text (there is no message list to "
-                             "extract it from); remove the key")
+            from rillet.structured.schema import check_inline
+
+            check_inline(value)
         return value
+
+    @field_validator("post_processing", mode="before")
+    @classmethod
+    def _known_operations(cls, value: Any) -> Any:
+        unknown = [item for item in value if isinstance(item, str)
+                   and item not in POST_PROCESSING] if isinstance(value, list) else []
+        if unknown:
+            names = ", ".join(f"'{item}'" for item in unknown)
+            one = len(unknown) == 1
+            raise ValueError(
+                f"post_processing {names} {'is' if one else 'are'} not supported: pipeline_ex "
+                f"knew no such operation (it logged 'Unknown post-processing operation' and "
+                f"left the text as it was); remove {'it' if one else 'them'} (operations: "
+                f"{', '.join(POST_PROCESSING)})")
+        return value
+
+    @field_validator("output_format")
+    @classmethod
+    def _refuse_output_format(cls, value: Any) -> Any:
+        if value is not None:
+            raise ValueError("extraction_config.output_format is not supported: pipeline_ex "
+                             "read the format from `format` and nothing read this key (its "
+                             "step ran with format: text); write format: instead")
+        return value
+
+    @model_validator(mode="after")
+    def _markdown_is_text(self) -> ExtractionConfig:
+        if self.format == "json" and "format_markdown" in self.post_processing:
+            raise ValueError("format_markdown shapes markdown text, and format: json keeps "
+                             "the object as JSON; use format: markdown or drop it")
+        return self
 
 
 class ClaudeExtractStep(ClaudeSmartStep):
@@ -388,6 +521,13 @@ class SessionConfig(_Model):
         default=None, description="Refused: `persist: true` is what continues a session in a "
                                   "later run.")
 
+    session_id: Any = Field(default=None, description="Refused: pipeline_ex read no such "
+                            "key (the SDK gives a session its id); name it with session_name.")
+    checkpoint_interval: Any = Field(default=None, description="Refused: pipeline_ex's step "
+                                     "read checkpoint_frequency.")
+    max_session_turns: Any = Field(default=None, description="Refused: pipeline_ex read no "
+                                   "such key.")
+
     @field_validator("continue_on_restart")
     @classmethod
     def _refused(cls, value: Any) -> Any:
@@ -395,6 +535,19 @@ class SessionConfig(_Model):
             return value
         raise ValueError("continue_on_restart is not supported: use persist: true to "
                          "continue it in later runs")
+
+    @field_validator("session_id", "checkpoint_interval", "max_session_turns")
+    @classmethod
+    def _unread_in_pipeline_ex(cls, value: Any, info: Any) -> Any:
+        if value is None:
+            return value
+        why = {"session_id": "the SDK gives a session its id; name the session with "
+                             "session_name, by which prompt parts find it",
+               "checkpoint_interval": "its claude_session step read checkpoint_frequency, "
+                                      "and rillet saves the session after every turn",
+               "max_session_turns": "it set no limit on a session's turns"}[info.field_name]
+        raise ValueError(f"session_config.{info.field_name} is not supported: pipeline_ex "
+                         f"read no such key: {why}; remove it")
 
 
 class ClaudeSessionStep(ClaudeSmartStep):
@@ -405,14 +558,18 @@ class ClaudeSessionStep(ClaudeSmartStep):
     session_config: SessionConfig = Field(default_factory=SessionConfig)
 
 
-# pipeline_ex's fallback actions answer with made-up text as if the step had succeeded.
+# What each of pipeline_ex's fallback_actions becomes. Its canned texts are not copied:
+# a step that failed is recorded as degraded (its error and the text so far kept) and the
+# run goes on, which is what those actions were for. pipeline_ex read `cached_response` as
+# graceful_degradation (its name for the cache was use_cached_response).
+DEGRADING_FALLBACK_ACTIONS = ("graceful_degradation", "emergency_response", "cached_response")
 _REFUSED_FALLBACK_ACTIONS = {
-    "graceful_degradation": "it answers with a canned apology as if the step had succeeded",
-    "emergency_response": "it answers with canned text as if the step had succeeded",
-    "cached_response": "it answers with a made-up 'cached' text",
-    "use_cached_response": "it answers with a made-up 'cached' text",
-    "simplified_prompt": "it answers a different, generic question in the step's place",
+    "use_cached_response": "pipeline_ex kept no cache: outside its mock mode the step "
+                           "failed with 'No cached response available'",
 }
+FALLBACK_ACTIONS = (*DEGRADING_FALLBACK_ACTIONS, "simplified_prompt")
+RetryCondition = Literal["timeout", "api_error", "rate_limit", "overloaded", "network",
+                         "temporary_error", "parsing_error", "max_turns"]
 
 
 class RetryConfig(_Model):
@@ -422,23 +579,42 @@ class RetryConfig(_Model):
     backoff_strategy: Literal["exponential", "linear", "fixed"] = "exponential"
     base_delay_ms: int = Field(default=1000, ge=0, description="The first wait.")
     max_delay_ms: int = Field(default=30_000, ge=0, description="No wait is longer.")
-    retry_conditions: list[Literal["timeout", "api_error", "rate_limit", "overloaded",
-                                   "network", "temporary_error", "parsing_error",
-                                   "max_turns"]] | None = Field(
+    retry_conditions: list[RetryCondition] | None = Field(
         default=None, description="Which failures are retried; none: the transient ones.")
     fallback_action: str | None = Field(
-        default=None, description="Refused: pipeline_ex's fallback actions report made-up "
-                                  "text as the step's answer; list `fallbacks` instead.")
+        default=None, description="When every attempt and fallback failed: "
+        "graceful_degradation (also emergency_response, cached_response) records the step "
+        "as degraded and the run goes on; simplified_prompt asks 'Provide a brief, simple "
+        "response for: <step name>' and records that answer as degraded; none: the step "
+        "fails the run.")
 
     @field_validator("fallback_action")
     @classmethod
-    def _refuse_fallback_action(cls, value: Any) -> Any:
-        if value is None:
+    def _known_fallback_action(cls, value: Any) -> Any:
+        if value is None or value in FALLBACK_ACTIONS:
             return value
-        why = _REFUSED_FALLBACK_ACTIONS.get(value, "it is not one rillet knows")
-        raise ValueError(f"fallback_action '{value}' is not supported: {why}. rillet records "
-                         f"a failure as a failure; list `fallbacks` (another model or "
-                         f"provider) to try instead")
+        why = _REFUSED_FALLBACK_ACTIONS.get(value, f"it is not one pipeline_ex knew "
+                                                   f"({', '.join(FALLBACK_ACTIONS)})")
+        raise ValueError(f"fallback_action '{value}' is not supported: {why}. Use "
+                         f"graceful_degradation to let the run go on with the step marked "
+                         f"degraded, or list `fallbacks` (another model or provider)")
+
+
+class AttemptRetryConfig(_Model):
+    """`claude_options.retry_config` of a claude_robust step: pipeline_ex's provider retried
+    each attempt of the step's own retry_config so, `max_retries` tries in all."""
+
+    max_retries: int = Field(default=0, ge=0, le=10, description="Tries of each attempt in "
+                             "all (as pipeline_ex's provider counted); 0 or 1: one try.")
+    backoff_strategy: Literal["exponential", "linear", "fixed"] = "exponential"
+    retry_on: list[RetryCondition] = Field(default_factory=list, description="Which failures "
+                                           "are tried again; none: no failure is.")
+
+
+class RobustClaudeOptions(ClaudeOptions):
+    """A claude_robust step's claude_options: the Agent SDK's, and pipeline_ex's retry_config."""
+
+    retry_config: AttemptRetryConfig | None = None
 
 
 class Fallback(_Model):
@@ -455,10 +631,13 @@ class Fallback(_Model):
         return self
 
 
-class ClaudeRobustStep(ClaudeStep):
-    """`type: claude_robust`: a claude step that retries with backoff, then falls back."""
+class ClaudeRobustStep(ClaudeSmartStep):
+    """`type: claude_robust`: a claude step that retries with backoff, then falls back. Its
+    options start from a preset like claude_smart's (`production` unless one is named)."""
 
     type: Literal["claude_robust"]  # type: ignore[assignment]
+    claude_options: RobustClaudeOptions = Field(  # type: ignore[assignment]
+        default_factory=RobustClaudeOptions)
     retry_config: RetryConfig = Field(default_factory=RetryConfig)
     fallbacks: list[Fallback] = Field(default_factory=list, description="Tried in order, "
                                       "once each, after the retries.")
@@ -473,6 +652,16 @@ class GeminiStep(ModelStepBase):
     token_budget: TokenBudget | None = None
     functions: list[str] | None = Field(
         default=None, description="Names of workflow.gemini_functions the model may call.")
+    max_function_rounds: int = Field(
+        default=5, ge=1, description="Rounds of function calls (functions run, results "
+        "sent back) the step may take; a model still calling after them fails the step.")
+
+    @model_validator(mode="after")
+    def _rounds_need_functions(self) -> GeminiStep:
+        if "max_function_rounds" in self.model_fields_set and not self.functions:
+            raise ValueError("max_function_rounds bounds the rounds of function calls, and "
+                             "this step lists no functions")
+        return self
 
 
 class GeminiInstructorStep(GeminiStep):
@@ -483,11 +672,28 @@ class GeminiInstructorStep(GeminiStep):
 
 
 class GeminiFunction(_Model):
-    """A function a gemini step may call: its calls stream as ToolUse events."""
+    """A function a gemini step may call: its calls stream as ToolUse events; with an
+    implementation it is run and its result (a ToolResult) goes back to the model."""
 
     description: str | None = None
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"},
                                        description="A JSON Schema of its arguments.")
+    implementation: str | None = Field(default=None, description=(
+        "A Python function by dotted path (package.module:function), called with the "
+        "arguments as keywords; without one a call ends the step, its arguments the output."))
+
+    @field_validator("implementation")
+    @classmethod
+    def _names_code(cls, value: str | None) -> str | None:
+        # Checked by reading the source, never imported: the step imports it when it runs.
+        from rillet import user_code
+
+        if value is not None:
+            try:
+                user_code.check_reference(value)
+            except (ImportError, AttributeError, ValueError) as exc:
+                raise ValueError(f"cannot find '{value}': {exc}") from None
+        return value
 
     @field_validator("parameters")
     @classmethod
@@ -947,6 +1153,10 @@ class ClaudeBatchStep(ContainerBase):
     continue_on_error: bool = Field(default=True, description="A failed task is kept as "
                                     "failed and the others go on (pipeline_ex's way); false: "
                                     "the first failure cancels the rest.")
+    timeout_s: float | None = Field(default=None, gt=0, description="Seconds each task's "
+                                    "model call may take, when shorter than "
+                                    "timeout_per_task (pipeline_ex's claude_options."
+                                    "timeout_ms, which its provider applied to each call).")
     _tasks: list[Any] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")
@@ -974,7 +1184,8 @@ class ClaudeBatchStep(ContainerBase):
             try:
                 steps.append(_STEP_ADAPTER().validate_python({
                     "name": task.task_id or f"task_{index}", "type": kind, "prompt": parts,
-                    "timeout_s": self.batch_config.timeout_per_task / 1000,
+                    "timeout_s": min(self.batch_config.timeout_per_task / 1000,
+                                     self.timeout_s or float("inf")),
                     **shared, **own}))
             except ValidationError as exc:
                 for e in exc.errors():  # a shared key's problem is told once, as the step's
@@ -1073,6 +1284,10 @@ class Environment(_Model):
 
     mode: Literal["development", "production", "test"] = Field(
         description="Read by templates and conditions as workflow.environment.")
+    debug_level: Literal["basic", "detailed", "performance"] | None = Field(
+        default=None, description="The console's detail for steps that do not set verbose: "
+        "basic (text), detailed (also tool calls and thinking), performance (detailed, and "
+        "each step's figures at the end of the run).")
 
 
 class Workflow(_Model):
@@ -1102,6 +1317,10 @@ class Workflow(_Model):
     environment: Environment | None = None
     enable_skills: bool = Field(default=False, description="Claude steps with an "
                                 "allowed_tools list may also use the Skill tool.")
+    enable_context_management: bool | None = Field(
+        default=None, description="true: Claude steps read CLAUDE.md (setting_sources "
+        "includes project; [project] when none is given); false: they read no settings "
+        "files, so no CLAUDE.md.")
     defaults: Defaults = Field(default_factory=Defaults)
     steps: list[Step] = Field(json_schema_extra={"minItems": 1})
 
@@ -1118,12 +1337,35 @@ class Workflow(_Model):
                                              f"gemini_functions ({known})"))
         return found
 
+    def idle_function_rounds(self, steps: list[Any]) -> list[tuple[int, str]]:
+        """(step index, problem) for each step with max_function_rounds whose functions
+        have no implementation: no function runs, so there are no rounds to bound."""
+        found = []
+        for index, top in enumerate(steps):
+            for step in _with_children(top):
+                if step is None or "max_function_rounds" not in getattr(
+                        step, "model_fields_set", ()) or not getattr(step, "functions", None):
+                    continue
+                declared = [self.gemini_functions.get(name) for name in step.functions]
+                if not any(f is not None and f.implementation for f in declared):
+                    where = "" if step is top else f"step '{step.name}': "
+                    found.append((index, f"{where}max_function_rounds bounds the rounds of "
+                                         f"functions rillet runs, and none of this step's "
+                                         f"functions has an implementation"))
+        return found
+
     # Set by the loader (never from YAML): relative prompt files are read from its folder.
     _source_path: str | None = PrivateAttr(default=None)
+    # Set by the loader: keys accepted although they change nothing, each with why.
+    _notes: list[str] = PrivateAttr(default_factory=list)
 
     @property
     def source_path(self) -> str | None:
         return self._source_path
+
+    @property
+    def notes(self) -> list[str]:
+        return self._notes
 
 
 def _with_children(step: Any) -> list[Any]:

@@ -1,8 +1,9 @@
 """What code a workflow makes rillet run, so that `--no-code` can refuse it.
 
-Running a workflow runs the code it names, as `make` runs a Makefile: handler classes and
-callback functions (imported by dotted path), the Claude CLI's hooks and other commands in
-`settings` or in settings files (`setting_sources`), MCP servers (started as programs),
+Running a workflow runs the code it names, as `make` runs a Makefile: handler classes,
+callback functions and Gemini function implementations (imported by dotted path), the
+Claude CLI's hooks and other commands in `settings` or in settings files
+(`setting_sources`), MCP servers (started as programs),
 the CLI's environment (`env`, e.g. NODE_OPTIONS), and shell commands the model may run
 without asking (`allowed_tools: [Bash]`, `permission_mode: bypassPermissions`).
 Validating runs none of it. `code_it_runs` lists each such key with where it is, and
@@ -67,6 +68,12 @@ def _walk(value: Any, where: str, found: list[str]) -> None:
                     found.append(f"{path}: '{name}' (a handler class)")
         elif key == "claude_options" and isinstance(item, dict):
             _claude_options(item, path, found)
+        elif key == "gemini_functions" and isinstance(item, dict):
+            for name, function in item.items():
+                code = function.get("implementation") if isinstance(function, dict) else None
+                if code:
+                    found.append(f"{path}.{name}.implementation: '{code}' (a function the "
+                                 f"model's calls run)")
         else:
             _walk(item, path, found)
 

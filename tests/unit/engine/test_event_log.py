@@ -9,8 +9,8 @@ from contextlib import aclosing
 from pathlib import Path
 
 import rillet
-from rillet.engine.event_log import RunEventLog
-from rillet.events import StepStarted, TextDelta, ThinkingDelta, Usage
+from rillet.engine.event_log import SNAPSHOT_S, RunEventLog
+from rillet.events import PartialOutput, StepStarted, TextDelta, ThinkingDelta, Usage
 from rillet.workflow.loader import loads_workflow
 
 FLOW = """
@@ -81,6 +81,36 @@ def test_deltas_of_interleaved_steps_are_joined_per_step_and_kind(tmp_path):
         ("StepStarted", "p.a", None), ("TextDelta", "p.a", "a1 a2 "), ("TextDelta", "p.b", "b1 "),
         ("ThinkingDelta", "p.b", "hm"), ("TextDelta", "p.b", "b2"), ("Usage", "p.a", None),
         ("TextDelta", "p.a", "a3")]
+
+
+def test_a_burst_keeps_its_newest_object_and_the_text_around_it_joins(tmp_path):
+    log = RunEventLog(tmp_path)
+    log._stop.set()
+    log._writer.join()  # one drain, by hand: the whole burst lands in one batch
+    grows: dict = {}
+    for event in [TextDelta("s", '{"a": '), PartialOutput("s", {"a": ""}), TextDelta("s", '"b'),
+                  PartialOutput("s", grows), TextDelta("s", '"}'), Usage("s", 1, 3)]:
+        log.on_event(event)
+    grows["a"] = "b"
+    log.close()
+    assert [(x["type"], x.get("text"), x.get("value")) for x in read_log(tmp_path)] == [
+        ("TextDelta", '{"a": "b', None), ("PartialOutput", None, {"a": "b"}),
+        ("TextDelta", '"}', None), ("Usage", None, None)]
+
+
+def test_objects_are_logged_at_most_every_snapshot_interval_per_step(tmp_path):
+    log = RunEventLog(tmp_path)
+    log._stop.set()
+    log._writer.join()
+    for number in range(3):  # three batches within one interval: only the first logs
+        log.on_event(PartialOutput("s", {"n": number}))
+        log.on_event(PartialOutput("t", {"n": number}))
+        log._drain()
+    time.sleep(SNAPSHOT_S)
+    log.on_event(PartialOutput("s", {"n": 3}))
+    log.close()
+    assert [(x["step"], x["value"]) for x in read_log(tmp_path)] == [
+        ("s", {"n": 0}), ("t", {"n": 0}), ("s", {"n": 3})]
 
 
 def test_events_are_written_while_the_producer_never_yields(tmp_path):

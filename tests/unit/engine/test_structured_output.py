@@ -162,8 +162,8 @@ async def test_a_step_that_does_not_stream_sends_no_partial_objects(write_workfl
     assert [d.text for d in recorder.of(TextDelta, "verdict")] == [result["verdict"].text]
 
 
-async def test_event_logs_leave_out_partial_objects_unless_asked(write_workflow, run_opts,
-                                                                 tmp_path):
+async def test_event_logs_leave_out_partial_objects_unless_asked_and_the_run_log_samples_them(
+        write_workflow, run_opts, tmp_path):
     text = flow("anthropic_api").replace(
         "    prompt: Judge the change to the cache lock.\n",
         "    prompt: Judge the change to the cache lock.\n"
@@ -180,6 +180,15 @@ async def test_event_logs_leave_out_partial_objects_unless_asked(write_workflow,
                  (tmp_path / "out" / name).read_text().splitlines()]
         kinds = {line["type"] for line in lines}
         assert "TextDelta" in kinds and "PartialOutput" not in kinds, name
+    # The run's own log keeps a few, for replays: far fewer than the deltas, and each an
+    # object the final one grew from; its last line still shows the run ended.
+    run_log = [json.loads(line) for line in
+               (tmp_path / "out" / result.run_id / "events.jsonl").read_text().splitlines()]
+    kinds = [line["type"] for line in run_log]
+    partials = [line["value"] for line in run_log if line["type"] == "PartialOutput"]
+    assert "TextDelta" in kinds and 1 <= len(partials) <= kinds.count("TextDelta")
+    assert all(set(value) <= set(result.results["verdict"].output) for value in partials)
+    assert kinds[-1] == "PipelineCompleted"
 
 
 async def test_an_event_log_that_names_partial_output_keeps_it(write_workflow, run_opts,

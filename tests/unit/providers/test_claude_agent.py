@@ -248,6 +248,22 @@ async def test_prewarmed_cli_with_other_options_is_closed_and_a_cold_one_started
     await provider.aclose()
 
 
+HOOKS = {"PreToolUse": [{"matcher": "Bash", "hooks": ["validate_bash"]}]}
+
+
+async def test_a_prewarmed_cli_with_the_same_hooks_is_adopted_and_other_hooks_are_not():
+    provider = ClaudeAgentProvider(mode="sim")
+    await provider.prewarm(request("next", hooks=HOOKS))
+    await collect(provider, request("next", hooks=HOOKS))
+    assert len(FakeClient.created) == 1
+    await provider.prewarm(request("again", hooks=HOOKS))
+    other = {"PreToolUse": [{"hooks": ["audit_tool"]}]}
+    await collect(provider, request("again", hooks=other))
+    assert len(FakeClient.created) == 3 and FakeClient.created[1].calls == ["connect",
+                                                                            "disconnect"]
+    await provider.aclose()
+
+
 async def test_aclose_ends_unused_warm_clis_and_removes_the_sim_home():
     provider = ClaudeAgentProvider(mode="sim")
     await provider.prewarm(request("later"))

@@ -17,9 +17,8 @@ from rillet.events import (
 from rillet.providers.attempts import StreamDropped
 from rillet.providers.base import ModelRequest
 from rillet.providers.gemini.provider import config_params
-from rillet.providers.gemini.events import (
-    GeminiChunkTranslator, status_error, translated_attempts, wire_chunk,
-)
+from rillet.providers.gemini.calls import translated_attempts
+from rillet.providers.gemini.events import GeminiChunkTranslator, status_error, wire_chunk
 from rillet.sim.gemini_stream import gemini_chunks
 from rillet.sim.script import Reply, Timing, ToolCall, count_tokens
 

@@ -12,7 +12,7 @@ from typing import Any
 from rillet.events import MessageComplete, ResponseComplete, TextDelta, Usage
 from rillet.providers.anthropic_api.provider import translated_attempts as anthropic_attempts
 from rillet.providers.base import ModelRequest
-from rillet.providers.gemini.events import translated_attempts as gemini_attempts
+from rillet.providers.gemini.calls import translated_attempts as gemini_attempts
 from rillet.providers.gemini.events import wire_chunk
 from rillet.providers.mock import MockProvider
 from rillet.sim.anthropic_stream import anthropic_events

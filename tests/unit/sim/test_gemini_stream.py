@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
-from rillet.sim.gemini_stream import gemini_chunks, gemini_error, gemini_response
+from rillet.sim.gemini_stream import (
+    gemini_chunks, gemini_error, gemini_response, unsigned_function_call,
+)
 from rillet.sim.script import Fault, Reply, Timing, ToolCall
 
 FAST = Timing(pattern="fast")
+
+
+def SIGNED(name: str) -> str:  # noqa: N802 - reads as a constant in the expected parts
+    return base64.b64encode(f"sim-signature:{name}".encode()).decode()
 
 
 def chunks(reply, fault=None):
@@ -45,7 +53,34 @@ def test_a_function_call_arrives_whole_in_one_chunk():
                                          timing=FAST))]
     assert len(bodies) == 1
     assert bodies[0]["candidates"][0]["content"]["parts"] == [
-        {"functionCall": {"name": "lookup", "args": {"q": "x"}}}]
+        {"functionCall": {"name": "lookup", "args": {"q": "x"}},
+         "thoughtSignature": SIGNED("lookup")}]
+
+
+def test_parallel_function_calls_arrive_together_in_one_chunk():
+    calls = [ToolCall(name="w", input={"city": "Paris"}),
+             ToolCall(name="w", input={"city": "Oslo"})]
+    reply = Reply(text="", function_calls=calls, timing=FAST)
+    bodies = [b for _, b in chunks(reply)]
+    assert len(bodies) == 1
+    assert bodies[0]["candidates"][0]["content"]["parts"] == [
+        {"functionCall": {"name": "w", "args": {"city": "Paris"}}, "thoughtSignature": SIGNED("w")},
+        {"functionCall": {"name": "w", "args": {"city": "Oslo"}}, "thoughtSignature": SIGNED("w")}]
+    whole = gemini_response(reply, model="gemini-sim", prompt_tokens=4)
+    assert whole["candidates"][0]["content"]["parts"] == bodies[0]["candidates"][0][
+        "content"]["parts"]
+    assert whole["usageMetadata"] == bodies[0]["usageMetadata"]
+
+
+def test_a_function_call_sent_back_without_its_signature_is_named():
+    signed = {"functionCall": {"name": "w", "args": {}}, "thoughtSignature": SIGNED("w")}
+    turns = [{"role": "user", "parts": [{"text": "go"}]}, {"role": "model", "parts": [signed]},
+             {"role": "user", "parts": [{"functionResponse": {"name": "w", "response": {}}}]}]
+    assert unsigned_function_call({"contents": turns}) is None
+    turns[1] = {"role": "model", "parts": [{"text": ""}, {"functionCall": {"name": "w"}}]}
+    assert unsigned_function_call({"contents": turns}) == (
+        "Function call is missing a thought_signature in functionCall parts (contents[1], "
+        "function 'w', position 1); send the model's turn back as it came")
 
 
 def test_max_tokens_stop_reason_maps_to_gemini_finish_reason():

@@ -3,8 +3,13 @@ input token count."""
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
+
+from rillet.errors import ProviderError
 from rillet.sim.requests import (
-    anthropic_input_tokens, anthropic_prompt, gemini_prompt, gemini_prompt_tokens, turn_reply)
+    anthropic_input_tokens, anthropic_prompt, gemini_prompt, gemini_prompt_tokens,
+    gemini_responses_sent, gemini_turn, turn_reply)
 from rillet.sim.script import Reply, ToolCall, count_tokens
 
 
@@ -60,3 +65,34 @@ def test_a_tool_reply_answers_with_the_call_first_and_its_text_after_the_result(
     assert (second.text, second.tool_use, second.thinking) == ("Done.", None, None)
     plain = Reply(text="x")
     assert turn_reply(plain, True) is plain
+
+
+def gemini_body(rounds: int) -> dict:
+    contents = [{"role": "user", "parts": [{"text": "weather please"}]}]
+    for _ in range(rounds):
+        contents += [{"role": "model", "parts": [{"functionCall": {"name": "w"}}]},
+                     {"role": "user", "parts": [{"functionResponse": {"name": "w"}}]}]
+    return {"contents": contents}
+
+
+def test_gemini_counts_the_turns_of_function_responses_sent():
+    assert [gemini_responses_sent(gemini_body(n)) for n in range(3)] == [0, 1, 2]
+
+
+def test_a_gemini_reply_calls_for_function_rounds_turns_then_answers():
+    calls = [ToolCall(name="w", input={"city": "Paris"}),
+             ToolCall(name="w", input={"city": "Oslo"})]
+    reply = Reply(text="Done.", thinking="plan", function_calls=calls, function_rounds=2)
+    turns = [gemini_turn(reply, n) for n in range(3)]
+    assert [(t.text, len(t.calls), t.thinking) for t in turns] == [
+        ("", 2, "plan"), ("", 2, None), ("Done.", 0, None)]
+    plain = Reply(text="Hi")
+    assert gemini_turn(plain, 4) is plain
+
+
+def test_gemini_only_reply_keys_are_refused_for_the_anthropic_wire():
+    reply = Reply(text="Done.", function_calls=[ToolCall(name="w")])
+    with pytest.raises(ProviderError, match="function_calls and function_rounds script Gemini"):
+        turn_reply(reply, False)
+    with pytest.raises(ValidationError, match="give tool_use .* or function_calls"):
+        Reply(tool_use=ToolCall(name="a"), function_calls=[ToolCall(name="b")])

@@ -150,10 +150,10 @@ def test_a_batch_without_something_to_ask_is_refused(tasks, message):
 def test_a_shared_option_rillet_refuses_is_told_once_with_the_reason():
     with pytest.raises(WorkflowError) as info:
         loads_workflow("workflow:\n  name: b\n  steps:\n    - name: b\n"
-                       "      type: claude_batch\n      claude_options: {print: false}\n"
+                       "      type: claude_batch\n      claude_options: {pass_through_streaming: false}\n"
                        "      tasks: [{prompt: one}, {prompt: two}]\n", source="flow.yaml")
     message = str(info.value)
-    assert message.count("claude_options.print: can only be true") == 1
+    assert message.count("claude_options.pass_through_streaming: can only be true") == 1
     assert "tasks[0]" not in message
 
 
@@ -189,3 +189,15 @@ def test_a_tasks_unknown_option_is_told_at_the_task():
         loads_workflow("workflow:\n  name: b\n  steps:\n    - name: b\n"
                        "      type: claude_batch\n"
                        "      tasks: [{prompt: one, claude_options: {colour: red}}]\n")
+
+
+@pytest.mark.parametrize(("timeout_ms", "expected"), [(8000, 8.0), (90000, 60.0)])
+def test_claude_options_timeout_ms_bounds_each_task_under_timeout_per_task(timeout_ms,
+                                                                           expected):
+    workflow = loads_workflow(
+        "workflow:\n  name: b\n  steps:\n    - name: b\n      type: claude_batch\n"
+        f"      claude_options: {{max_turns: 1, timeout_ms: {timeout_ms}}}\n"
+        "      tasks: [{prompt: one}, {prompt: two}]\n")
+    batch = workflow.steps[0]
+    assert batch.timeout_s == timeout_ms / 1000
+    assert [t.timeout_s for t in batch.steps] == [expected, expected]  # default 60000 ms

@@ -81,12 +81,79 @@ async def test_an_extract_step_streams_the_object_and_returns_the_shaped_text(tm
 
 
 @pytest.mark.parametrize("keys, message", [
-    ("extraction_config: {use_content_extractor: true}", "use_content_extractor is not "
-                                                         "supported"),
     ("output_schema: {type: object}", "claude_extract asks for its own object"),
+    ("extraction_config: {post_processing: [trim]}",
+     "post_processing 'trim' is not supported: pipeline_ex knew no such operation"),
+    ("extraction_config: {output_format: structured}",
+     "nothing read this key .its step ran with format: text.; write format: instead"),
+    ("extraction_config: {format: json, post_processing: [format_markdown]}",
+     "format_markdown shapes markdown text"),
 ])
 def test_keys_with_no_meaning_for_an_extract_step_are_refused(keys, message):
     text = f"workflow:\n  name: x\n  steps:\n    - name: e\n      type: claude_extract\n" \
            f"      prompt: go\n      {keys}\n"
     with pytest.raises(WorkflowError, match=message):
         loads_workflow(text)
+
+
+@pytest.mark.parametrize("value", ["true", "false"])
+def test_use_content_extractor_is_accepted_as_what_rillet_does_anyway(value):
+    text = "workflow:\n  name: x\n  steps:\n    - name: e\n      type: claude_extract\n" \
+           f"      prompt: go\n      extraction_config: {{use_content_extractor: {value}}}\n"
+    step, = loads_workflow(text).steps
+    assert step.extraction_config.use_content_extractor is (value == "true")
+
+
+def test_format_markdown_heads_a_text_that_has_no_heading_and_leaves_one_that_has():
+    cfg = config(post_processing=["format_markdown"])
+    assert shaped_text(OBJECT, OBJECT["content"], cfg) == \
+        "# Content\n\nThe cache lock is taken twice."
+    titled = {"content": "# Locks\nTaken twice."}
+    assert shaped_text(titled, titled["content"], cfg) == "# Locks\nTaken twice."
+
+
+def test_generate_summary_adds_the_first_three_sentences_cut_at_200_characters():
+    from rillet.steps.claude_extract import summary_of
+
+    assert summary_of("One. Two. Three. Four.") == "One. Two. Three"
+    long = "word " * 100
+    assert summary_of(long) == long[:197] + "..." and len(summary_of(long)) == 200
+    cfg = config(post_processing=["extract_key_points", "generate_summary"])
+    assert shaped_text(OBJECT, OBJECT["content"], cfg).endswith(
+        "- load() locks again\n\n## Generated Summary\nThe cache lock is taken twice.")
+
+
+def test_generate_summary_in_json_is_the_object_s_summary():
+    from rillet.result import StepResult
+    from rillet.steps.claude_extract import finish_result
+
+    step, = loads_workflow("workflow:\n  name: x\n  steps:\n    - name: e\n"
+                           "      type: claude_extract\n      prompt: go\n"
+                           "      extraction_config: {format: json, post_processing: "
+                           "[generate_summary]}\n").steps
+    done = finish_result(step, StepResult(step="e", output={"content": "A. B. C. D."}))
+    assert done.output["summary"] == "A. B. C"
+    assert json.loads(done.text) == {"content": "A. B. C. D.", "summary": "A. B. C"}
+
+
+async def test_extract_with_content_extractor_takes_the_step_s_text(tmp_path):
+    path = tmp_path / "flow.yaml"
+    path.write_text(textwrap.dedent("""\
+        workflow:
+          name: ext
+          steps:
+            - {name: a, type: echo, value: the earlier text}
+            - name: e
+              type: claude
+              prompt:
+                - {type: previous_response, step: a, extract_with: content_extractor}
+        """))
+    script = Script.model_validate({"rules": [{"match": "the earlier text", "text": "seen",
+                                               "timing": {"pattern": "fast"}}]})
+    result = await rillet.run_async(path, mode="mock", script=script,
+                                    output_dir=tmp_path / "out", workspace_dir=tmp_path / "w")
+    assert result.success, result.error
+    assert result["e"].text == "seen"
+    with pytest.raises(WorkflowError, match="content_extractor"):
+        loads_workflow(path.read_text().replace("extract_with: content_extractor",
+                                                "extract_with: regex"))

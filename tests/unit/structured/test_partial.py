@@ -20,22 +20,25 @@ DOC = {
 }
 
 
-def chunks(text: str, seed: int) -> list[str]:
+def chunks(text: str, seed: int, largest: int = 9) -> list[str]:
     rng = random.Random(seed)
     out, pos = [], 0
     while pos < len(text):
-        size = rng.randint(1, 9)
+        size = rng.randint(1, largest)
         out.append(text[pos:pos + size])
         pos += size
     return out
 
 
+# Chunks of up to 9 characters are deltas; up to 120, the deltas of a burst fed together,
+# whose complete containers are read whole by the json module's scanner.
+@pytest.mark.parametrize("largest", [9, 120])
 @pytest.mark.parametrize("ascii_only", [True, False])
-def test_partial_object_matches_a_full_partial_parse_at_every_delta(ascii_only):
+def test_partial_object_matches_a_full_partial_parse_at_every_delta(ascii_only, largest):
     text = json.dumps(DOC, indent=2, ensure_ascii=ascii_only)
     for seed in range(60):
         parser, seen = PartialJSON(), ""
-        for piece in chunks(text, seed):
+        for piece in chunks(text, seed, largest):
             parser.feed(piece)
             seen += piece
             mid_escape_or_atom = seen.rstrip()[-1:] not in '"{}[],:' and not parser.done
@@ -93,3 +96,34 @@ def test_nothing_before_the_first_brace_is_an_object():
     parser = PartialJSON()
     assert parser.feed("I think the answer is ") is False
     assert parser.value is None and not parser.started
+
+
+def test_a_whole_reply_in_one_chunk_is_read_at_once_with_its_span():
+    body = json.dumps(DOC)
+    parser = PartialJSON()
+    assert parser.feed(f"Sure: {body} done") is True
+    assert parser.done and parser.value == DOC
+    assert parser.start == 6 and parser.end == 6 + len(body)
+
+
+@pytest.mark.parametrize("text", [  # with raw control characters in strings
+    '{"a": [1, 2,], "b": {"c": "line\nbreak", "d": [true]}, "e": "x"}',  # a trailing comma
+    '{"a": {"b": "raw\tcontrol"}, "c": [{"d": 1}, {"e": tru}]}',  # a literal cut short
+])
+def test_containers_that_are_not_strict_json_read_as_leniently_in_one_chunk(text):
+    by_char = PartialJSON()
+    for char in text:
+        by_char.feed(char)
+    whole = PartialJSON()
+    whole.feed(text)
+    assert whole.done and by_char.done
+    assert whole.value == by_char.value
+    if text.startswith('{"a": [1, 2,]'):
+        assert whole.value == {"a": [1, 2], "b": {"c": "line\nbreak", "d": [True]}, "e": "x"}
+
+
+def test_nesting_too_deep_for_the_c_scanner_is_still_read():
+    text = '{"a": ' + "[" * 5000 + "]" * 5000 + ', "b": 1}'
+    parser = PartialJSON()
+    assert parser.feed(text) is True
+    assert parser.done and parser.value["b"] == 1

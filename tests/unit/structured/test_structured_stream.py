@@ -51,3 +51,17 @@ async def test_an_error_result_passes_through_without_validation():
     final = ResponseComplete("s", is_error=True, error="overloaded")
     out = await collect(structured_stream(events("not json at all", final), request()))
     assert out[-1] is final
+
+
+async def test_in_a_burst_the_closed_object_follows_the_delta_that_closes_it():
+    body = json.dumps(OBJECT)
+    text = f"Here it is:\n```json\n{body}\n```\nThat is all."
+    out = await collect(structured_stream(events(text), request(), every_s=60.0))
+
+    closed = [i for i, e in enumerate(out) if type(e) is PartialOutput][-1]
+    before = "".join(e.text for e in out[:closed] if type(e) is TextDelta)
+    assert out[closed].value == OBJECT
+    assert before.endswith("}") and body in before  # the delta holding the last brace
+    after = "".join(e.text for e in out[closed:] if type(e) is TextDelta)
+    assert after == "\n```\nThat is all."
+    assert out[-1].output == OBJECT

@@ -302,7 +302,7 @@ def test_template_names_are_checked_against_the_workflow():
         "mode, prompt, output_to_file, async_streaming, stream_handler, "
         "stream_handler_opts, stream_buffer_size, collect_stream, timeout_s, role, verbose, "
         "output_format, mock, output_schema, type, model, system_instruction, token_budget, "
-        "functions",
+        "functions, max_function_rounds",
     ]
 
 

@@ -99,15 +99,38 @@ def test_options_that_ask_for_what_rillet_always_does_accept_only_true():
                claude_options: {print: true, pass_through_streaming: true}}
     """)
     assert wf.steps[0].claude_options.model_dump(exclude_unset=True) == {}
+    assert wf.notes == []
     [problem] = problems_of("""
         workflow:
           name: t
           steps:
-            - {name: a, type: claude, prompt: x, claude_options: {print: false}}
+            - {name: a, type: claude, prompt: x,
+               claude_options: {pass_through_streaming: false}}
     """)
-    assert problem == ("flow.yaml:5: steps[0].claude_options.print: can only be true: rillet "
-                       "always runs the Claude CLI non-interactively (--print); remove it "
-                       "(see docs/migration-from-pipeline-ex.md)")
+    assert problem.startswith("flow.yaml:6: steps[0].claude_options.pass_through_streaming: "
+                              "can only be true")
+
+
+def test_print_false_is_accepted_with_a_note_that_it_changes_nothing():
+    wf = load("""
+        workflow:
+          name: t
+          steps:
+            - {name: a, type: claude, prompt: x, claude_options: {print: false, max_turns: 2}}
+    """)
+    assert wf.steps[0].claude_options.model_dump(exclude_unset=True) == {"max_turns": 2}
+    assert wf.notes == ["flow.yaml:5: steps[0].claude_options.print: print: false changes "
+                        "nothing: the Claude CLI always runs non-interactively (--print), in "
+                        "rillet as in pipeline_ex, whose code never read this key (see "
+                        "docs/migration-from-pipeline-ex.md)"]
+    [problem] = problems_of("""
+        workflow:
+          name: t
+          steps:
+            - {name: a, type: claude, prompt: x, claude_options: {print: maybe}}
+    """)
+    assert problem == ("flow.yaml:5: steps[0].claude_options.print: must be true or false "
+                       "(got 'maybe')")
 
 
 def test_role_is_a_checked_label():
@@ -186,24 +209,6 @@ def test_input_is_read_as_inputs_and_environment_mode_is_kept():
     """)
     assert wf.inputs == {"topic": "rivers"}
     assert wf.environment.mode == "production"
-
-
-@pytest.mark.parametrize(("where", "key"), [
-    ("hooks: {PreToolUse: [{matcher: Bash, hooks: [validate_bash]}]}", "hooks"),
-    ("memory_config: {auto_compact: true}", "memory_config"),
-    ("enable_context_management: true", "enable_context_management"),
-    ("environment: {mode: test, debug_level: detailed}", "environment.debug_level"),
-])
-def test_keys_pipeline_ex_never_honoured_are_refused_with_the_reason(where, key):
-    [problem] = problems_of(f"""
-        workflow:
-          name: t
-          {where}
-          steps:
-            - {{name: a, type: gemini, prompt: x}}
-    """)
-    assert problem.startswith(f"flow.yaml:4: {key}: not supported: ")
-    assert problem.endswith("(see docs/migration-from-pipeline-ex.md)")
 
 
 def test_flat_handler_options_belong_to_the_one_handler_named():
@@ -372,16 +377,84 @@ def test_debug_mode_is_read_as_verbose_and_must_agree_with_it():
     assert "claude_options.debug_mode: also set as steps[0].verbose" in problem
 
 
-def test_a_steps_schema_is_refused_and_points_to_output_schema():
+def test_a_schema_sketch_becomes_the_json_schema_of_a_claude_step_s_output():
+    wf = load("""
+        workflow:
+          name: t
+          steps:
+            - name: a
+              type: claude_smart
+              prompt: x
+              schema:
+                identity: {name: string, version: integer}
+                steps:
+                  - {step_name: string, dependencies: array}
+                metadata: {resources: object, ready: boolean, score: number}
+    """)
+    assert wf.steps[0].output_schema == {
+        "type": "object", "required": ["identity", "steps", "metadata"], "properties": {
+            "identity": {"type": "object", "required": ["name", "version"], "properties": {
+                "name": {"type": "string"}, "version": {"type": "integer"}}},
+            "steps": {"type": "array", "items": {
+                "type": "object", "required": ["step_name", "dependencies"], "properties": {
+                    "step_name": {"type": "string"}, "dependencies": {"type": "array"}}}},
+            "metadata": {"type": "object", "required": ["resources", "ready", "score"],
+                         "properties": {"resources": {"type": "object"},
+                                        "ready": {"type": "boolean"},
+                                        "score": {"type": "number"}}}}}
+
+
+def test_a_schema_sketch_on_claude_extract_is_the_shape_of_its_content():
+    from rillet.steps.claude_extract import extraction_schema
+
+    wf = load("""
+        workflow:
+          name: t
+          steps:
+            - {name: a, type: claude_extract, prompt: x, schema: {doc: {name: string}}}
+    """)
+    config = wf.steps[0].extraction_config
+    assert config.content_schema["properties"]["doc"]["properties"]["name"] == \
+        {"type": "string"}
+    assert extraction_schema(config)["properties"]["content"]["type"] == "object"
+
+
+@pytest.mark.parametrize(("sketch", "where", "message"), [
+    ("{name: text}", "steps[0].schema.name", "'text' is not a type name"),
+    ("{items: [string, integer]}", "steps[0].schema.items", "shows one example item"),
+    ("[string]", "steps[0].schema", "a schema sketch is a mapping"),
+])
+def test_a_sketch_that_names_no_type_is_refused_where_it_is_written(sketch, where, message):
+    [problem] = problems_of(f"""
+        workflow:
+          name: t
+          steps:
+            - {{name: a, type: claude, prompt: x, schema: {sketch}}}
+    """)
+    assert problem.startswith(f"flow.yaml:5: {where}: ") and message in problem
+
+
+def test_a_sketch_beside_an_output_schema_is_refused_as_written_twice():
     [problem] = problems_of("""
         workflow:
           name: t
           steps:
-            - {name: a, type: claude_extract, prompt: x, schema: {name: string}}
+            - {name: a, type: claude, prompt: x, schema: {name: string},
+               output_schema: {type: object}}
+    """)
+    assert "steps[0].schema: also set as steps[0].output_schema; keep one" in problem
+
+
+def test_a_schema_on_a_step_that_calls_no_model_is_refused_with_the_reason():
+    [problem] = problems_of("""
+        workflow:
+          name: t
+          steps:
+            - {name: a, type: echo, value: x, schema: {name: string}}
     """)
     assert problem.startswith("flow.yaml:5: steps[0].schema: not supported: pipeline_ex read "
                               "no step key named schema")
-    assert "output_schema on a claude step" in problem
+    assert "this step calls no model" in problem
 
 
 def test_a_steps_options_are_refused_and_point_to_claude_options():
@@ -394,3 +467,48 @@ def test_a_steps_options_are_refused_and_point_to_claude_options():
     assert problem.startswith("flow.yaml:5: steps[0].options: not supported: pipeline_ex read "
                               "no step key named options")
     assert "put these under claude_options" in problem
+
+
+@pytest.mark.parametrize(("key", "why"), [
+    ("session_id: s1", "the SDK gives a session its id; name the session with session_name"),
+    ("checkpoint_interval: 1", "its claude_session step read checkpoint_frequency"),
+    ("max_session_turns: 3", "it set no limit on a session's turns"),
+])
+def test_session_keys_pipeline_ex_never_read_are_refused_with_the_reason(key, why):
+    [problem] = problems_of(f"""
+        workflow:
+          name: t
+          steps:
+            - {{name: a, type: claude_session, prompt: x, session_config: {{{key}}}}}
+    """)
+    name = key.split(":")[0]
+    assert problem.startswith(f"flow.yaml:5: steps[0].session_config.{name}: "
+                              f"session_config.{name} is not supported: pipeline_ex read no "
+                              f"such key: {why}")
+
+
+def test_a_conversation_in_place_of_a_prompt_is_refused_as_pipeline_ex_refused_it():
+    problems = problems_of("""
+        workflow:
+          name: t
+          steps:
+            - name: a
+              type: claude_session
+              conversation:
+                - {turn: 1, prompt: [{type: static, content: hi}]}
+    """)
+    assert any("steps[0].prompt: required, but missing" in p for p in problems)
+    [conversation] = [p for p in problems if "steps[0].conversation" in p]
+    assert "its loader refused a claude_session step that has no prompt" in conversation
+    assert "one claude_session step per turn" in conversation
+
+
+def test_unknown_extract_operations_are_named_together():
+    [problem] = problems_of("""
+        workflow:
+          name: t
+          steps:
+            - {name: a, type: claude_extract, prompt: x,
+               extraction_config: {post_processing: [trim, validate]}}
+    """)
+    assert "post_processing 'trim', 'validate' are not supported" in problem

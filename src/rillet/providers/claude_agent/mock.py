@@ -7,6 +7,8 @@ The shapes copy what the bundled CLI delivers (recorded against the simulator):
 - `SystemMessage("init")`, then `SystemMessage("status")` as each API request starts;
 - a `StreamEvent` per raw API event, except `ping`, which the CLI does not forward;
 - an `AssistantMessage` per content block, just *before* that block's content_block_stop;
+- around a tool call, the built-in hooks (claude_options.hooks), as the CLI runs them: a
+  denied call's result is the CLI's hook error;
 - after a tool_use turn, a `UserMessage` with the tool's result and a second request
   answered by the reply's text (the simulator's two-turn split; the mock does not run the
   tool, and its result says so);
@@ -18,7 +20,9 @@ The shapes copy what the bundled CLI delivers (recorded against the simulator):
 
 What differs from a real run: timing (the CLI adds ~1 ms per message and takes ~0.3 s to
 start, and waits between retries), input token counts (the CLI adds its own context to
-the prompt), tool output, and the cost, which here comes from rillet's price table.
+the prompt), tool output, the cost, which here comes from rillet's price table, and what
+the CLI does on its own: reading CLAUDE.md and compacting a long conversation
+(memory_config) happen in a real CLI only.
 """
 
 from __future__ import annotations
@@ -48,14 +52,18 @@ _CLI_ERROR_CLASS = {401: "authentication_failed", 403: "authentication_failed",
 
 def mock_sdk_messages(reply: Any, *, step: str, model: str, prompt: str, session_id: str,
                       input_tokens: int, take_fault: Callable[[Any], Any] | None = None,
-                      max_retries: int = CLI_MAX_RETRIES) -> Iterator[tuple[float, object]]:
+                      max_retries: int = CLI_MAX_RETRIES,
+                      tool_hook: Callable[[str, ToolUseBlock], str | None] | None = None,
+                      ) -> Iterator[tuple[float, object]]:
     """(seconds to wait, SDK message or mid-stream `Fault`) pairs for one step.
 
     Mid-stream faults come through as they are: the caller acts on them as the
     simulator's transport would. `take_fault`, when given (a `Script.take_fault`), is
     asked once per simulated API request, exactly as the simulator asks it per HTTP
     request, so http_error faults play out as the CLI's retries. `step` and `prompt`
-    name the request; the script has already resolved them into `reply`."""
+    name the request; the script has already resolved them into `reply`. `tool_hook`,
+    when given, is called as the CLI calls its hooks around a tool call (PreToolUse, then,
+    unless that denied it, PostToolUse) and returns a deny reason or None."""
     from rillet.sim.anthropic_stream import anthropic_events
     from rillet.sim.requests import turn_reply
 
@@ -75,14 +83,27 @@ def mock_sdk_messages(reply: Any, *, step: str, model: str, prompt: str, session
             return
         yield 0.0, _status(session_id)
         tool_use: ToolUseBlock | None = None
+        denied: str | None = None
         events = anthropic_events(turn, model=model, input_tokens=input_tokens,
                                   fault=turn.fault)
         for delay, item in _assistant_turn(events, session_id=session_id, totals=totals):
             if type(item) is ToolUseBlock:
                 tool_use = item
+                if tool_hook is not None and number < len(turns):
+                    # The CLI runs PreToolUse hooks as soon as the tool_use block is whole.
+                    denied = tool_hook("PreToolUse", item)
             else:
                 yield delay, item
         if tool_use is not None and number < len(turns):
+            if denied is not None:
+                from rillet.providers.claude_agent.hooks import denied_result
+
+                text = denied_result("PreToolUse", tool_use.name, denied)
+                yield 0.0, UserMessage([ToolResultBlock(tool_use.id, text, True)],
+                                       uuid=_uuid(), tool_use_result=f"Error: {text}")
+                continue
+            if tool_hook:
+                tool_hook("PostToolUse", tool_use)
             yield 0.0, UserMessage(
                 [ToolResultBlock(tool_use.id, f"(mock run: {tool_use.name} was not run)",
                                  False)],

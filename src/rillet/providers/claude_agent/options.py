@@ -38,7 +38,14 @@ def cli_env(request: ModelRequest, *, sim_home: str | None, base_url: str | None
     own `env`, then (in sim mode) what points the CLI at the simulator, which the step
     cannot override so a sim run never reaches the real API."""
     env = dict(QUIET_ENV)
-    env.update({str(k): str(v) for k, v in (request.options.get("env") or {}).items()})
+    own = {str(k): str(v) for k, v in (request.options.get("env") or {}).items()}
+    env.update(own)
+    compaction = compaction_env(request.options.get("memory_config"))
+    for name, value in compaction.items():
+        if name in own and own[name] != value:
+            raise _invalid(request, "env", f"sets {name}, which memory_config sets too; "
+                           f"keep one")
+    env.update(compaction)
     if request.mode == "sim":
         url = request.base_url or base_url
         if not url:
@@ -56,8 +63,32 @@ def cli_env(request: ModelRequest, *, sim_home: str | None, base_url: str | None
     return env
 
 
+def compaction_env(memory: dict[str, Any] | None) -> dict[str, str]:
+    """`memory_config` as the Claude CLI's own auto-compaction settings (read from its
+    environment): the window compaction works in (CLAUDE_CODE_AUTO_COMPACT_WINDOW), the
+    point it compacts at, as a percentage of that window (CLAUDE_AUTOCOMPACT_PCT_OVERRIDE;
+    the CLI compacts at that share or at its own point, whichever is earlier), and
+    DISABLE_AUTO_COMPACT for auto_compact: false (true clears it and DISABLE_COMPACT)."""
+    if not memory:
+        return {}
+    env: dict[str, str] = {}
+    window = memory.get("max_context_length")
+    if window:
+        env["CLAUDE_CODE_AUTO_COMPACT_WINDOW"] = str(int(window))
+    threshold = memory.get("compact_threshold")
+    if threshold and window:
+        env["CLAUDE_AUTOCOMPACT_PCT_OVERRIDE"] = f"{100 * threshold / window:.4f}"
+    if memory.get("auto_compact") is False:
+        env["DISABLE_AUTO_COMPACT"] = "1"
+    elif memory.get("auto_compact") is True:
+        # On, even if the user's environment turned it off (an empty value is unset).
+        env["DISABLE_AUTO_COMPACT"] = env["DISABLE_COMPACT"] = ""
+    return env
+
+
 def build_options(request: ModelRequest, *, env: dict[str, str],
-                  stderr: Callable[[str], None] | None = None) -> ClaudeAgentOptions:
+                  stderr: Callable[[str], None] | None = None,
+                  hook_sink: Callable[[Any], None] | None = None) -> ClaudeAgentOptions:
     kwargs: dict[str, Any] = {}
     options = request.options
     unknown = sorted(set(options) - set(_MAPPERS))
@@ -67,6 +98,12 @@ def build_options(request: ModelRequest, *, env: dict[str, str],
         if value is not None:
             kwargs.update(_MAPPERS[key](request, key, value))
     _check_sessions(request, options)
+    if options.get("hooks"):
+        from rillet.providers.claude_agent.hooks import sdk_hooks
+
+        sink = hook_sink if hook_sink is not None else (lambda event: None)
+        kwargs["hooks"] = sdk_hooks(_hook_config(options["hooks"]), step=request.step,
+                                    sink=sink)
     if request.model:
         kwargs["model"] = request.model
     prompt = request.system_prompt or options.get("system_prompt")
@@ -217,9 +254,16 @@ _MAPPERS: dict[str, Mapper] = {
     "setting_sources": _setting_sources,
     "betas": _names,
     "agents": _agents,
+    "hooks": _handled_elsewhere,  # needs the stream's event sink (build_options)
+    "memory_config": _handled_elsewhere,  # the CLI's environment (cli_env)
 }
 
 MAPPED_KEYS = frozenset(_MAPPERS)
+
+
+def _hook_config(value: Any) -> dict[str, list[dict[str, Any]]]:
+    """{event: [{matcher, hooks}]}, without the events nobody set."""
+    return {event: rules for event, rules in dict(value).items() if rules}
 
 
 def _check_sessions(request: ModelRequest, options: dict[str, Any]) -> None:

@@ -44,6 +44,11 @@ class _CLISession:
     options: ClaudeAgentOptions
     client: ClaudeSDKClient
     stderr: deque[str]
+    # ToolHook events of the built-in hooks, which the SDK calls from its own task; the
+    # stream hands them on before the next message (the hook runs before the CLI sends
+    # the tool's result).
+    hook_events: deque[Event] = dataclasses.field(default_factory=deque)
+    hook_config: Any = None  # the step's claude_options.hooks, as it asked for them
     connecting: asyncio.Task[None] | None = None
     closed: bool = False
 
@@ -79,6 +84,8 @@ class ClaudeAgentProvider:
             sent = True
             async with contextlib.aclosing(session.client.receive_response()) as messages:
                 async for message in messages:
+                    while session.hook_events:
+                        yield session.hook_events.popleft()
                     if type(message) is StreamEvent:
                         event = translator.stream_event(message)
                         if event is not None:
@@ -86,6 +93,8 @@ class ClaudeAgentProvider:
                     else:
                         for event in translator.translate(message):
                             yield event
+                while session.hook_events:
+                    yield session.hook_events.popleft()
         except ClaudeSDKError as exc:
             raise sdk_error(request.step, exc, session.stderr) from exc
         finally:
@@ -129,13 +138,16 @@ class ClaudeAgentProvider:
 
     def _new_session(self, request: ModelRequest) -> _CLISession:
         tail: deque[str] = deque(maxlen=STDERR_LINES)
-        options = self._options(request, tail.append)
-        return _CLISession(options, ClaudeSDKClient(options), tail)
+        hook_events: deque[Event] = deque()
+        options = self._options(request, tail.append, hook_events.append)
+        return _CLISession(options, ClaudeSDKClient(options), tail, hook_events,
+                           request.options.get("hooks"))
 
-    def _options(self, request: ModelRequest, stderr: Any) -> ClaudeAgentOptions:
+    def _options(self, request: ModelRequest, stderr: Any,
+                 hook_sink: Any = None) -> ClaudeAgentOptions:
         home = (request.session_home or self._sim_home()) if self.mode == "sim" else None
         env = cli_env(request, sim_home=home, base_url=self.base_url)
-        return build_options(request, env=env, stderr=stderr)
+        return build_options(request, env=env, stderr=stderr, hook_sink=hook_sink)
 
     def _sim_home(self) -> str:
         # The CLI writes ~/.claude.json and its caches under HOME; a sim run must leave
@@ -150,7 +162,11 @@ class ClaudeAgentProvider:
         if session is None:
             return None
         wanted = self._options(request, None)
-        if dataclasses.replace(session.options, stderr=None) == wanted:
+        # Hook callbacks are closures, never equal: compare the hooks the step asks for
+        # instead (a warm CLI's callbacks report to its own session, the one used here).
+        if dataclasses.replace(session.options, stderr=None, hooks=None) == \
+                dataclasses.replace(wanted, hooks=None) \
+                and session.hook_config == request.options.get("hooks"):
             return session
         self._close_in_background(session, interrupt=False)  # warmed for other options
         return None

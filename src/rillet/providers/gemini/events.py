@@ -16,27 +16,32 @@ from typing import Any
 
 from rillet.errors import ProviderError, StreamIncompleteError
 from rillet.events import (
-    Event, MessageComplete, ResponseComplete, StreamRetry, TextDelta, ThinkingDelta, ToolUse,
-    Usage,
+    Event, MessageComplete, StreamRetry, TextDelta, ThinkingDelta, ToolUse, Usage,
 )
 from rillet.providers.attempts import retried_attempts
-from rillet.providers.base import ModelRequest
 
 
 class GeminiChunkTranslator:
     """One step's chunks in, rillet events out. Pure: no I/O, no clock."""
 
-    def __init__(self, step: str):
+    def __init__(self, step: str, *, tools_before: int = 0, retries_before: int = 0,
+                 keep_parts: bool = False):
         self.step = step
         self.model: str | None = None
         self.finish_reason: str | None = None
         self.input_tokens = 0
         self.output_tokens = 0
-        self.retries = 0
+        self.cached_tokens = 0
+        self.retries = retries_before
+        # With `keep_parts`, the current attempt's parts as they came (the model's turn, to
+        # send back with function responses: thought signatures and all); its calls always.
+        self.keep_parts = keep_parts
+        self.parts: list[Any] = []
+        self.calls: list[ToolUse] = []
+        self.call_ids: list[str | None] = []  # the ids the model gave them (often none)
+        self.tools = tools_before  # function calls numbered across the step's requests
         self._has_output = False  # the current attempt streamed text or thoughts
-        self._tools = 0
         self._usage_told = False  # a Usage was sent for the current message
-        self._cached = 0
 
     def translate(self, chunk: Any) -> Iterator[Event]:
         step = self.step
@@ -45,6 +50,8 @@ class GeminiChunkTranslator:
         content = candidate.content if candidate is not None else None
         parts = content.parts if content is not None else None
         if parts:
+            if self.keep_parts:
+                self.parts.extend(parts)
             for part in parts:
                 text = part.text
                 if text:
@@ -65,7 +72,7 @@ class GeminiChunkTranslator:
             output_tokens = (usage.candidates_token_count or 0) + (
                 usage.thoughts_token_count or 0)
             changed = input_tokens != self.input_tokens or output_tokens != self.output_tokens
-            self.input_tokens, self.output_tokens, self._cached = \
+            self.input_tokens, self.output_tokens, self.cached_tokens = \
                 input_tokens, output_tokens, cached
             # Every chunk carries the running figures; told when the message starts (the
             # prompt's cost) and when it ends, not after every delta.
@@ -75,7 +82,7 @@ class GeminiChunkTranslator:
         if candidate is not None and candidate.finish_reason is not None:
             if self._usage_told:
                 yield Usage(step, self.input_tokens, self.output_tokens,
-                            cache_read_tokens=self._cached)
+                            cache_read_tokens=self.cached_tokens)
             self._usage_told = False
             reason = candidate.finish_reason
             self.finish_reason = str(getattr(reason, "value", reason))
@@ -83,15 +90,19 @@ class GeminiChunkTranslator:
             yield MessageComplete(step, self.finish_reason, self.model)
 
     def _tool_use(self, call: Any) -> ToolUse:
-        self._tools += 1
+        self.tools += 1
         self._has_output = True
-        return ToolUse(self.step, call.id or f"{call.name}-{self._tools}", call.name or "",
-                       dict(call.args or {}))
+        use = ToolUse(self.step, call.id or f"{call.name}-{self.tools}", call.name or "",
+                      dict(call.args or {}))
+        self.calls.append(use)
+        self.call_ids.append(call.id or None)
+        return use
 
     def restart(self, reason: str) -> StreamRetry | None:
         """The request is being sent again: what the broken attempt streamed is void."""
         self.finish_reason = None
         self._usage_told = False
+        self.parts, self.calls, self.call_ids = [], [], []
         if not self._has_output:
             return None
         self._has_output = False
@@ -102,13 +113,13 @@ class GeminiChunkTranslator:
 OpenAttempt = Callable[[int], AsyncIterator[Any]]
 
 
-async def translated_attempts(request: ModelRequest, open_attempt: OpenAttempt, *,
-                              retries: int, delay_s: float = 0.0) -> AsyncIterator[Event]:
-    """Chunks from `open_attempt(n)` as rillet events, ending with one ResponseComplete.
-    A StreamDropped from an attempt voids it (StreamRetry) and opens the next one,
-    `retries` times at most. Closing this generator closes the open attempt."""
-    step = request.step
-    translator = GeminiChunkTranslator(step)
+async def request_events(translator: GeminiChunkTranslator, open_attempt: OpenAttempt, *,
+                         retries: int, delay_s: float = 0.0) -> AsyncIterator[Event]:
+    """One request's chunks from `open_attempt(n)` as rillet events (no ResponseComplete:
+    a step may send several requests, see `calls.gemini_events`). A StreamDropped from an
+    attempt voids it (StreamRetry) and opens the next one, `retries` times at most.
+    Closing this generator closes the open attempt."""
+    step = translator.step
     translate = translator.translate
     attempts = retried_attempts(open_attempt, translator.restart, api="the Gemini API",
                                 step=step, retries=retries, delay_s=delay_s)
@@ -123,9 +134,6 @@ async def translated_attempts(request: ModelRequest, open_attempt: OpenAttempt, 
         raise StreamIncompleteError(
             f"the Gemini stream for step '{step}' ended without a finish reason: the answer "
             f"may be cut short, so it is not taken as complete")
-    yield ResponseComplete(step, model=translator.model, stop_reason=translator.finish_reason,
-                           input_tokens=translator.input_tokens,
-                           output_tokens=translator.output_tokens)
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -194,12 +202,14 @@ class _Content:
 
 
 class _Part:
-    __slots__ = ("text", "thought", "function_call")
+    __slots__ = ("text", "thought", "function_call", "wire")
 
-    def __init__(self, text: str | None, thought: bool | None, function_call: Any):
+    def __init__(self, text: str | None, thought: bool | None, function_call: Any,
+                 wire: dict[str, Any]):
         self.text = text
         self.thought = thought
         self.function_call = function_call
+        self.wire = wire  # the part's JSON, sent back as the model's turn
 
 
 class _FunctionCall:
@@ -234,7 +244,7 @@ def wire_chunk(data: dict[str, Any]) -> _Chunk:
                 call = part.get("functionCall")
                 parts.append(_Part(part.get("text"), part.get("thought"), None if call is None
                                    else _FunctionCall(call.get("id"), call.get("name"),
-                                                      call.get("args"))))
+                                                      call.get("args")), part))
         candidates.append(_Candidate(None if content is None else _Content(parts),
                                      raw.get("finishReason")))
     usage = data.get("usageMetadata")

@@ -1,10 +1,12 @@
 """The Gemini provider: google-genai's `generate_content_stream`, chunk by chunk.
 
 Each chunk the SDK yields goes through `GeminiChunkTranslator` (thoughts, text, function
-calls, running usage, finish reason). The SDK retries a failed request itself
-(`SDK_ATTEMPTS` attempts for 408/429/5xx/529 and connection errors; google-genai does not
-retry at all unless told to); a stream broken mid-way is sent again here
-(`STREAM_RETRIES`), with a StreamRetry first so the text is not doubled.
+calls, running usage, finish reason); `calls.gemini_events` runs the functions the model
+calls that have an implementation and sends their responses in the next request. The SDK
+retries a failed request itself (`SDK_ATTEMPTS` attempts for 408/429/5xx/529 and
+connection errors; google-genai does not retry at all unless told to); a stream broken
+mid-way is sent again here (`STREAM_RETRIES`), with a StreamRetry first so the text is not
+doubled.
 """
 
 from __future__ import annotations
@@ -20,9 +22,8 @@ from rillet.providers.attempts import (  # STREAM_RETRIES: part of this module's
     STREAM_RETRIES, HTTPProvider, StreamDropped, failed_stream,  # noqa: F401
 )
 from rillet.providers.base import ModelRequest, refuse_unknown_options
-from rillet.providers.gemini.events import (
-    RETRY_STATUSES, malformed_error, status_error, translated_attempts,
-)
+from rillet.providers.gemini.calls import Outcome, gemini_events
+from rillet.providers.gemini.events import RETRY_STATUSES, malformed_error, status_error
 
 DEFAULT_MODEL = "gemini-3.5-flash"
 SDK_ATTEMPTS = 3  # the first request and two retries
@@ -34,7 +35,7 @@ SIM_API_KEY = "sim"
 API_VERSION = "v1beta"
 
 OPTION_KEYS = frozenset({"max_output_tokens", "temperature", "top_p", "top_k",
-                         "thinking_budget"})
+                         "thinking_budget", "max_input_tokens"})
 
 
 def config_params(request: ModelRequest) -> dict[str, Any]:
@@ -47,8 +48,8 @@ def config_params(request: ModelRequest) -> dict[str, Any]:
     if request.system_prompt:
         config["system_instruction"] = request.system_prompt
     if request.functions:
-        # Declared functions: the model's calls stream as ToolUse; rillet runs none of them,
-        # so the SDK must not try to either.
+        # Declared functions: the model's calls stream as ToolUse; rillet runs those with
+        # an implementation itself (calls.gemini_events), so the SDK must run none.
         config["tools"] = [{"function_declarations": [
             {"name": f["name"], "description": f.get("description") or "",
              "parameters_json_schema": f["parameters"]} for f in request.functions]}]
@@ -72,6 +73,26 @@ def prompt_tokens(request: ModelRequest) -> int:
     return count_tokens(request.system_prompt or "") + count_tokens(request.prompt)
 
 
+def over_input_limit(request: ModelRequest, tokens: int, counted_by: str
+                     ) -> ProviderError | None:
+    """`token_budget.max_input_tokens`: the error for a prompt longer than the limit (it
+    is never sent), or None."""
+    limit = request.options.get("max_input_tokens")
+    if limit is None or tokens <= int(limit):
+        return None
+    return ProviderError(
+        f"step '{request.step}': the prompt is {tokens} tokens ({counted_by}), over "
+        f"token_budget.max_input_tokens ({limit}), so it was not sent; shorten the prompt "
+        f"or raise the limit", kind="invalid_request")
+
+
+def count_contents(request: ModelRequest) -> list[str]:
+    """What countTokens is asked to count: the system instruction (which the Gemini API's
+    countTokens does not take as such) and the prompt, as parts of one message."""
+    return [request.system_prompt, request.prompt] if request.system_prompt \
+        else [request.prompt]
+
+
 class GeminiProvider(HTTPProvider):
     name = "gemini"
 
@@ -82,11 +103,11 @@ class GeminiProvider(HTTPProvider):
             return failed_stream(exc)
         model = request.model or DEFAULT_MODEL
 
-        def open_attempt(attempt: int) -> AsyncIterator[Any]:
-            return self._chunks(request, model, config)
+        def open_request(contents: list[Any], attempt: int) -> AsyncIterator[Any]:
+            return self._chunks(request, model, config, contents)
 
-        return translated_attempts(request, open_attempt, retries=self.stream_retries,
-                                   delay_s=self.retry_delay_s)
+        return gemini_events(request, open_request, SDKConversation(),
+                             retries=self.stream_retries, delay_s=self.retry_delay_s)
 
     CLIENT_ENV = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL",
                   "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION")
@@ -129,17 +150,19 @@ class GeminiProvider(HTTPProvider):
         client.aio.models  # noqa: B018 - loaded now (in the background), not by the first request
         return client
 
-    async def _chunks(self, request: ModelRequest, model: str,
-                      config: dict[str, Any]) -> AsyncIterator[Any]:
+    async def _chunks(self, request: ModelRequest, model: str, config: dict[str, Any],
+                      contents: list[Any]) -> AsyncIterator[Any]:
         step = request.step
         # The client first: it may still be made (and the SDK imported) in the background.
         client = await self._client_for(request)
         import aiohttp  # google-genai's async transport
         from google.genai import errors
 
+        if request.options.get("max_input_tokens") is not None and len(contents) == 1:
+            await self._check_input_limit(client, request, model)  # the prompt, once
         # The SDK sends the request (and retries it) when the first chunk is asked for.
         stream = await client.aio.models.generate_content_stream(
-            model=model, contents=request.prompt, config=config or None)
+            model=model, contents=contents, config=config or None)
         started = False
         try:
             async for chunk in stream:
@@ -162,6 +185,45 @@ class GeminiProvider(HTTPProvider):
             raise malformed_error(step, str(exc)) from None
         finally:
             await stream.aclose()
+
+    @staticmethod
+    async def _check_input_limit(client: Any, request: ModelRequest, model: str) -> None:
+        from google.genai import errors
+
+        try:
+            counted = await client.aio.models.count_tokens(
+                model=model, contents=count_contents(request))
+        except errors.APIError as exc:
+            raise status_error(request.step, exc.code, exc.status,
+                               f"countTokens (for max_input_tokens): {exc.message or exc}",
+                               SDK_ATTEMPTS) from exc
+        error = over_input_limit(request, int(counted.total_tokens or 0),
+                                 "counted by Gemini's countTokens")
+        if error is not None:
+            raise error
+
+
+class SDKConversation:
+    """The turns of a step's conversation as google-genai's objects. The model's turn is
+    sent back with its parts as they came: Gemini wants its thought signatures again."""
+
+    def opening(self, prompt: str) -> list[Any]:
+        from google.genai import types
+
+        return [types.Content(role="user", parts=[types.Part(text=prompt)])]
+
+    def model_turn(self, parts: list[Any]) -> Any:
+        from google.genai import types
+
+        return types.Content(role="model", parts=parts)
+
+    def response_turn(self, outcomes: list[Outcome]) -> Any:
+        from google.genai import types
+
+        return types.Content(role="user", parts=[types.Part(
+            function_response=types.FunctionResponse(
+                id=outcome.call_id, name=outcome.call.name, response=outcome.response))
+            for outcome in outcomes])
 
 
 async def _unwind(stream: Any) -> None:

@@ -143,16 +143,26 @@ class MockProvider:
 
     def _gemini(self, request: ModelRequest, reply: Reply) -> AsyncIterator[Event]:
         from rillet.providers.gemini import provider as gemini
+        from rillet.providers.gemini.calls import gemini_events
         from rillet.providers.gemini.events import (
-            RETRY_STATUSES, malformed_error, status_error, translated_attempts, wire_chunk,
+            RETRY_STATUSES, malformed_error, status_error, wire_chunk,
         )
-        from rillet.sim.gemini_stream import gemini_chunks, gemini_error
+        from rillet.sim.anthropic_stream import within_output_limit
+        from rillet.sim.gemini_stream import gemini_chunks, gemini_error, unsigned_function_call
+        from rillet.sim.requests import gemini_prompt_tokens, gemini_responses_sent, gemini_turn
+        from rillet.sim.script import count_tokens
 
         gemini.config_params(request)  # the real provider's checks of the options
         step = request.step
         model = request.model or gemini.DEFAULT_MODEL
-        tokens = gemini.prompt_tokens(request)
-        reply = turn_reply(reply, False)
+        system_tokens = count_tokens(request.system_prompt or "")
+        # The limit against rillet's estimate (word-ish pieces, as the simulator's
+        # countTokens counts them): no tokenizer of Gemini's runs offline.
+        too_long = gemini.over_input_limit(request, gemini.prompt_tokens(request),
+                                           "estimated by rillet's mock count of word pieces")
+        if too_long is not None:
+            raise too_long
+        max_output = request.options.get("max_output_tokens")
         take_fault = self.script.take_fault
 
         def failed_request(status: int) -> ProviderError:
@@ -161,13 +171,22 @@ class MockProvider:
             return status_error(step, status, body["error"]["status"], body["error"]["message"],
                                 gemini.SDK_ATTEMPTS if retried else 1)
 
-        def open_attempt(attempt: int) -> AsyncIterator[Any]:
-            fault = _after_sdk_retries(take_fault, reply, gemini.SDK_ATTEMPTS,
+        def open_request(contents: list[Any], attempt: int) -> AsyncIterator[Any]:
+            # What the simulator makes of the same request body.
+            body = {"contents": contents}
+            unsigned = unsigned_function_call(body)
+            if unsigned is not None:
+                raise status_error(step, 400, "INVALID_ARGUMENT", unsigned, 1)
+            turn = within_output_limit(gemini_turn(reply, gemini_responses_sent(body)),
+                                       max_output)
+            fault = _after_sdk_retries(take_fault, turn, gemini.SDK_ATTEMPTS,
                                        lambda status: status in RETRY_STATUSES, failed_request)
-            items = gemini_chunks(reply, model=model, prompt_tokens=tokens, fault=fault)
+            items = gemini_chunks(turn, model=model, fault=fault,
+                                  prompt_tokens=system_tokens + gemini_prompt_tokens(body))
             return _replay(items, wire_chunk, step, malformed_error)
 
-        return translated_attempts(request, open_attempt, retries=gemini.STREAM_RETRIES)
+        return gemini_events(request, open_request, _WireConversation(),
+                             retries=gemini.STREAM_RETRIES)
 
     # -- claude_agent -------------------------------------------------------------------------
 
@@ -187,6 +206,8 @@ class MockProvider:
         translator = ClaudeMessageTranslator(step, structured=request.output_schema is not None)
         stream_event, translate = translator.stream_event, translator.translate
         gate = _FaultGate(self.script.take_fault)
+        hook_events: list[Event] = []
+        tool_hook = _tool_hooks(request, hook_events.append)
         sleep = asyncio.sleep
         pace = Schedule().wait
         resume_turn = 0  # on a retry: the API request sent again (1-based)
@@ -197,12 +218,16 @@ class MockProvider:
             messages = mock_sdk_messages(
                 reply, step=step, model=request.model or CLAUDE_AGENT_MODEL,
                 prompt=request.prompt, session_id=cli.session_id, input_tokens=cli.input_tokens,
-                take_fault=gate.decide, max_retries=cli.max_retries)
+                take_fault=gate.decide, max_retries=cli.max_retries, tool_hook=tool_hook)
             turn = 0
             open_blocks: set[int] = set()
             delivering = not resume_turn
             ending: list[object] | None = None
             for delay, message in messages:
+                if hook_events:  # the hooks ran before the CLI sends the tool's result
+                    for event in hook_events:
+                        yield event
+                    hook_events.clear()
                 kind = type(message)
                 if kind is SystemMessage and message.subtype == "status":  # type: ignore
                     turn += 1  # each API request starts with one
@@ -242,6 +267,38 @@ class MockProvider:
         if translator.final is None:
             raise StreamIncompleteError(f"the mock Claude CLI for step '{step}' stopped "
                                         f"without its final result")
+
+
+def _tool_hooks(request: ModelRequest, sink: Callable[[Event], None]
+                ) -> Callable[[str, Any], str | None] | None:
+    """The step's built-in hooks (claude_options.hooks), run on the mock's tool calls with
+    the input the CLI gives them; None when it has none."""
+    config = request.options.get("hooks")
+    if not config:
+        return None
+    from rillet.providers.claude_agent.hooks import run_matching
+
+    def run(event: str, block: Any) -> str | None:
+        data = {"hook_event_name": event, "tool_name": block.name, "tool_input": block.input,
+                "tool_use_id": block.id}
+        return run_matching(config, event, data, step=request.step, sink=sink).deny
+
+    return run
+
+
+class _WireConversation:
+    """The turns of a Gemini conversation as the JSON google-genai sends."""
+
+    def opening(self, prompt: str) -> list[Any]:
+        return [{"role": "user", "parts": [{"text": prompt}]}]
+
+    def model_turn(self, parts: list[Any]) -> Any:
+        return {"role": "model", "parts": [part.wire for part in parts]}
+
+    def response_turn(self, outcomes: list[Any]) -> Any:
+        return {"role": "user", "parts": [{"functionResponse": {
+            **({"id": o.call_id} if o.call_id else {}), "name": o.call.name,
+            "response": o.response}} for o in outcomes]}
 
 
 class _MockCLI:

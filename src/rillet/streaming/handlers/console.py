@@ -30,7 +30,8 @@ from pydantic import Field
 from rich.spinner import Spinner
 
 from rillet.events import (
-    Event, StepStarted, StreamRetry, TextDelta, ThinkingDelta, ToolResult, ToolUse, Usage,
+    Event, StepStarted, StreamRetry, TextDelta, ThinkingDelta, ToolHook, ToolResult, ToolUse,
+    Usage,
 )
 from rillet.result import StepResult
 from rillet.streaming.handler import BaseHandler, HandlerContext, HandlerOptions
@@ -134,6 +135,10 @@ class ConsoleHandler(BaseHandler):
                     self._line(f"  ✗ tool error: {content}", "red")
                 else:
                     self._line(f"  ↳ {content}", "dim")
+        elif kind is ToolHook:
+            # A refused call is news; the logging hooks' records are for logs and files.
+            if self.options.show_tools and event.decision == "deny":  # type: ignore[attr-defined]
+                self._line(f"  ⛔ {event.hook}: {event.reason}", "red")  # type: ignore[attr-defined]
         elif kind is StreamRetry:
             self._line(f"↻ retry {event.attempt}: {event.reason} — the text above is "  # type: ignore[attr-defined]
                        "void and comes again", "yellow")
