@@ -34,6 +34,7 @@ if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
     pytest.skip(message, allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -110,6 +111,22 @@ def page(browser, tmp_path):
 
 def wait(driver, condition, timeout: float = 20):
     return WebDriverWait(driver, timeout, poll_frequency=0.02).until(condition)
+
+
+def replay(driver, run_id: str) -> None:
+    """Press a past run's replay button; the list may be drawn again between finding the
+    button and pressing it, so a stale button is looked up again."""
+    def pressed(d) -> bool:
+        buttons = d.find_elements(By.CSS_SELECTOR,
+                                  f"#past-runs li[data-run='{run_id}'] button.replay")
+        if not buttons:
+            return False
+        try:
+            buttons[0].click()
+        except StaleElementReferenceException:
+            return False
+        return True
+    wait(driver, pressed)
 
 
 def body_text(driver, step: str) -> str:
@@ -388,9 +405,7 @@ def test_a_structured_steps_fields_fill_in_live_and_end_as_the_validated_object(
     assert_the_validated_object(driver.execute_script(READ_FIELDS), record)
     # Reloaded after the run, the page replays it: the fields fill in again, as they did.
     driver.refresh()
-    item = wait(driver, lambda d: d.find_elements(
-        By.CSS_SELECTOR, f"#past-runs li[data-run='{record['run_id']}'] button.replay"))[0]
-    item.click()
+    replay(driver, record['run_id'])
     seen, final = watch_fields(driver, ("✓ done",))
     assert_filled_in_while_running(seen)
     assert_the_validated_object(final, record)
@@ -406,9 +421,7 @@ def test_a_page_reloaded_mid_run_replays_the_object_as_far_as_it_got(verdict_pag
     record = results(out)
     assert record["status"] == "cancelled"
     driver.find_element(By.ID, "refresh-runs").click()
-    item = wait(driver, lambda d: d.find_elements(
-        By.CSS_SELECTOR, f"#past-runs li[data-run='{record['run_id']}'] button.replay"))[0]
-    item.click()
+    replay(driver, record['run_id'])
     seen, final = watch_fields(driver, ("■ cancelled",))
     assert any(value_of(v, "severity") == "high" for v in seen if v["badge"] == "running")
     # As far as it got: the fields so far, the last one neither arriving nor done.

@@ -219,11 +219,15 @@ async def test_a_structured_run_and_its_replay_send_the_same_growing_fields(tmp_
         {"entries": [["title", "a"]]}, {"entries": [["title", "b"]]}]]]}
     for events in (live, again):
         partial = [e["fields"] for e in events if e["type"] == "PartialOutput"]
-        assert len(partial) > 5  # the object grew over many events ...
+        # The object grew over many events live; the log keeps one every SNAPSHOT_S.
+        assert len(partial) > (5 if events is live else 1)
         assert all(a != b for a, b in zip(partial, partial[1:]))  # ... each one new
         summaries = [dict(f["entries"]).get("2") for f in partial if len(f["entries"]) > 1]
-        assert len(set(summaries)) > 2 and expected["entries"][1][1].startswith(summaries[0])
-        assert partial[-1] == expected
+        assert summaries and expected["entries"][1][1].startswith(summaries[0])
+        assert len(set(summaries)) > (2 if events is live else 0)
+        assert all(expected["entries"][1][1].startswith(s) for s in summaries if s)
+    assert [e["fields"] for e in live if e["type"] == "PartialOutput"][-1] == expected
+    for events in (live, again):
         [final] = [e for e in events if e["type"] == "ResponseComplete"]
         assert final["fields"] == expected
         [done] = [e for e in events if e["type"] == "StepCompleted"]
