@@ -256,9 +256,9 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Workflow files to
             for problem in exc.problems:
                 typer.echo(f"  {problem}", err=True)
         else:
-            from rillet.preflight import missing_prompt_files
+            from rillet.preflight import check_prompt_files
 
-            missing = missing_prompt_files(path)
+            missing, file_notes = check_prompt_files(path, workflow)
             if missing:
                 failed = True
                 typer.echo(f"✗ {path}", err=True)
@@ -273,6 +273,8 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Workflow files to
             if needs:
                 typer.echo(f"  note: it {needs}")
             for note in workflow.notes:
+                typer.echo(f"  note: {note}")
+            for note in file_notes:
                 typer.echo(f"  note: {note}")
     raise typer.Exit(EXIT_INVALID if failed else 0)
 

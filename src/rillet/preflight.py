@@ -97,25 +97,50 @@ def unknown_handlers(names: list[str]) -> list[str]:
     return problems
 
 
-def missing_prompt_files(path: Path) -> list[str]:
-    """Prompt parts `type: file` whose path is fixed (no template) and does not exist,
-    each as `file:line: ...`. Paths are taken from the workflow file's folder, as a run
-    takes them."""
+def missing_prompt_files(path: Path, workflow: Any = None) -> list[str]:
+    """The problems of `check_prompt_files` (see there)."""
+    return check_prompt_files(path, workflow)[0]
+
+
+def check_prompt_files(path: Path, workflow: Any = None) -> tuple[list[str], list[str]]:
+    """Problems and notes for the prompt parts `type: file` whose path is fixed (no
+    template), each as `file:line: ...`. A path is looked up as a run looks it up: beside
+    the workflow file, then in the current folder. A missing file in a folder the run
+    writes into (the workspace, the output folder, an earlier step's `output_to_file`) may
+    appear during the run: a note, not a problem. Only existence is checked."""
+    from rillet.steps.prompt_files import locate, made_during_run
+
     try:
         root = yaml.compose(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
-        return []  # the loader reports an unreadable file
-    problems = []
+        return [], []  # the loader reports an unreadable file
+    folders = _run_folders(workflow)
+    problems, notes = [], []
     for node in _file_parts(root):
         target = node.value
         if "{{" in target or "{%" in target:
             continue  # known only when the run renders it
-        resolved = Path(target).expanduser()
-        resolved = resolved if resolved.is_absolute() else path.resolve().parent / resolved
-        if not resolved.is_file():
-            problems.append(f"{path}:{node.start_mark.line + 1}: prompt file '{target}' does "
-                            f"not exist (looked for {resolved})")
-    return problems
+        found = locate(target, path.resolve().parent)
+        if found.path.is_file():
+            continue
+        where = f"{path}:{node.start_mark.line + 1}"
+        if any(made_during_run(place, folders) for place in found.looked):
+            notes.append(f"{where}: prompt file '{target}' does not exist yet; it lies in a "
+                         f"folder the run writes into, so it is read when its step runs")
+        elif found.found:
+            problems.append(f"{where}: prompt file '{target}' is not a regular file "
+                            f"({found.path})")
+        else:
+            problems.append(f"{where}: {found.missing_message(target)}")
+    return problems, notes
+
+
+def _run_folders(workflow: Any) -> list[Path]:
+    """The folders a run of `workflow` from here writes into, as validate can know them."""
+    if workflow is None:
+        return []
+    folders = [Path(workflow.workspace_dir), Path(workflow.defaults.output_dir)]
+    return [folder.expanduser() for folder in folders]
 
 
 def _file_parts(node: Any) -> Iterator[yaml.ScalarNode]:

@@ -3,9 +3,10 @@
 
     .venv/bin/python tests/compat/measure_corpus.py PATH/TO/pipeline_ex [--verbose]
 
-The checkout is copied to a temporary folder first, so runs write nothing into it. Files
-that need values from their caller (or a mock script, or `--unset-names empty`) get the
-ones corpus_inputs.py lists. A file
+The checkout is copied to a temporary folder first, so runs write nothing into it; each
+file is validated and run from the copy's root, as pipeline_ex ran them. Files that need
+values from their caller (or a mock script, or `--unset-names empty`) get the ones
+corpus_inputs.py lists. A file
 with no top-level `workflow:` key is not a workflow (pipeline_ex refuses it too) and is left
 out of the percentages.
 """
@@ -54,13 +55,15 @@ def measure(checkout: Path, verbose: bool) -> int:
         rows = []
         for name in manifest():
             path = tree / name
-            validate = subprocess.run([RILLET, "validate", path.name], cwd=path.parent,
+            # From the checkout's root, as pipeline_ex's users ran `mix pipeline.run
+            # examples/x.yaml`: prompt files not beside the workflow are looked up there.
+            validate = subprocess.run([RILLET, "validate", name], cwd=tree,
                                       capture_output=True, text=True)
             run = None
             if validate.returncode == 0:
                 # The values its caller gives (corpus_inputs.py); a nested-pipeline fixture
                 # runs under a parent workflow, as pipeline_ex's test runs it.
-                target, cwd, inputs = path.name, path.parent, input_arguments(name)
+                target, cwd, inputs = name, tree, input_arguments(name)
                 if needs_parent(name):
                     parent = tree / f"parent_of_{path.stem}.rillet.yaml"
                     parent.write_text(parent_workflow(name), encoding="utf-8")

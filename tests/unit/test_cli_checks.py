@@ -4,6 +4,7 @@ fails says so."""
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -226,11 +227,65 @@ def test_validate_reports_a_fixed_prompt_file_that_does_not_exist(tmp_path):
     """)
     result = runner.invoke(app, ["validate", str(flow)])
     assert result.exit_code == 2
-    assert f"{flow}:11: prompt file 'missing.md' does not exist (looked for " \
-           f"{tmp_path / 'missing.md'})" in result.stderr
+    assert f"{flow}:11: prompt file 'missing.md' does not exist: looked neither beside " \
+           f"the workflow file nor in the current folder ({tmp_path / 'missing.md'} nor " \
+           f"{Path.cwd() / 'missing.md'})" in result.stderr
     assert "here.md" not in result.stderr and "inputs.chosen" not in result.stderr
     (tmp_path / "missing.md").write_text("now here", encoding="utf-8")
     assert runner.invoke(app, ["validate", str(flow)]).exit_code == 0
+
+
+def test_validate_finds_a_prompt_file_in_the_current_folder_when_not_beside(
+        tmp_path, monkeypatch):
+    # pipeline_ex read `./lib/x.ex` from where it ran: `mix pipeline.run examples/f.yaml`
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "lib").mkdir()
+    flow = write(tmp_path / "examples", """
+    workflow:
+      name: files
+      steps:
+        - name: read
+          type: claude
+          prompt:
+            - {type: file, path: ./lib/config.ex}
+    """)
+    monkeypatch.chdir(tmp_path)
+    missing = runner.invoke(app, ["validate", "examples/flow.yaml"])
+    assert missing.exit_code == 2
+    assert f"looked neither beside the workflow file nor in the current folder " \
+           f"({tmp_path / 'examples/lib/config.ex'} nor {tmp_path / 'lib/config.ex'})" \
+           in missing.stderr
+    (tmp_path / "lib" / "config.ex").write_text("defmodule Config do end")
+    assert runner.invoke(app, ["validate", str(flow)]).exit_code == 0
+
+
+def test_validate_notes_a_prompt_file_in_a_folder_the_run_writes_into(tmp_path,
+                                                                      monkeypatch):
+    flow = write(tmp_path, """
+    workflow:
+      name: files
+      workspace_dir: ./workspace
+      defaults: {output_dir: ./outputs}
+      steps:
+        - name: read
+          type: claude
+          prompt:
+            - {type: file, path: ./workspace/docs/made.md}
+            - {type: file, path: ./outputs/earlier.md}
+            - {type: file, path: ./elsewhere/gone.md}
+    """)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["validate", "flow.yaml"])
+    assert result.exit_code == 2  # only the file outside those folders is a problem
+    assert "flow.yaml:12: prompt file './elsewhere/gone.md' does not exist" in result.stderr
+    assert "made.md" not in result.stderr and "earlier.md" not in result.stderr
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "gone.md").write_text("here")
+    result = runner.invoke(app, ["validate", "flow.yaml"])
+    assert result.exit_code == 0
+    assert "note: flow.yaml:10: prompt file './workspace/docs/made.md' does not exist " \
+           "yet; it lies in a folder the run writes into" in result.stdout
+    assert "note: flow.yaml:11: prompt file './outputs/earlier.md'" in result.stdout
 
 
 def test_help_reads_like_a_click_cli():

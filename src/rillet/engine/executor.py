@@ -284,7 +284,9 @@ class Executor:
         label = scope.label
         mode = step_mode(scope.run.run_mode, step.mode, kind)
         try:
-            await prefetch_prompt_files(step, scope)  # off the event loop, within a timeout
+            # Off the event loop, within a timeout; a mock run's stand-ins are warned of.
+            self.warnings.extend(f"step '{label}': {warning}" for warning in
+                                 await prefetch_prompt_files(step, scope, mode == "mock"))
             request = module.build_request(step, scope, mode)
             request.step = label
             if mode == "sim":

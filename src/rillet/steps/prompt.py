@@ -6,8 +6,13 @@ import json
 from typing import Any
 
 from rillet.engine.context import RunContext
-from rillet.steps.prompt_files import PromptError, read_prompt_file
+from rillet.steps.prompt_files import PromptError, find, read_part
 from rillet.workflow.templates import render
+
+
+# pipeline_ex kept an answer in a map, its text under "text" (live Gemini and Claude) or
+# "content" (its mocks): on an answer without such a field these extracts name the answer.
+TEXT_FIELDS = ("content", "text")
 
 
 def build_prompt(step: Any, ctx: RunContext) -> str:
@@ -18,9 +23,9 @@ def build_prompt(step: Any, ctx: RunContext) -> str:
         if kind == "static":
             pieces.append(render(part.content, template_ctx))
         elif kind == "file":
-            path = ctx.resolve(render(part.path, template_ctx))
-            text = ctx.prompt_files.pop(path, None)  # read off the loop by prefetch
-            pieces.append(text if text is not None else read_prompt_file(path, ctx.read_policy))
+            target = render(part.path, template_ctx)
+            text = ctx.prompt_files.pop(find(target, ctx).path, None)  # read by prefetch
+            pieces.append(text if text is not None else read_part(target, ctx)[0])
         elif kind == "previous_response":
             pieces.append(_previous_response(part.step, part.extract, ctx))
         elif kind == "session_context":
@@ -52,8 +57,16 @@ def _previous_response(step_name: str, extract: str | None, ctx: RunContext) -> 
     if not extract:
         return result.text
     value: Any = result.data
+    if extract in TEXT_FIELDS and not (isinstance(value, dict) and extract in value):
+        # pipeline_ex's response map held the answer's text under these keys, beside a
+        # function call's arguments: the whole answer (a bare function call: its JSON).
+        if result.text or value is None:
+            return result.text
+        return json.dumps(value, ensure_ascii=False)
     if value is None:
-        raise PromptError(f"extract '{extract}': the response of step '{step_name}' is not JSON")
+        raise PromptError(f"extract '{extract}': the response of step '{step_name}' is "
+                          f"text, not JSON; only extract: content or extract: text take "
+                          f"a text answer (as the whole text)")
     for key in extract.split("."):
         if isinstance(value, dict) and key in value:
             value = value[key]

@@ -71,8 +71,27 @@ def test_an_extract_that_finds_nothing_names_the_missing_key(tmp_path, extract, 
 
 def test_extract_from_an_answer_that_is_not_json_says_so(tmp_path):
     ctx = context(tmp_path, "just prose")
-    with pytest.raises(PromptError, match="is not JSON"):
+    with pytest.raises(PromptError, match="is text, not JSON; only extract: content"):
         build_prompt(use_step(ctx, "tasks"), ctx)
+
+
+@pytest.mark.parametrize("field", ["content", "text"])
+def test_extract_content_or_text_of_a_text_answer_is_the_text(tmp_path, field):
+    # pipeline_ex's answers were maps holding the text under "text" (or "content", mocks)
+    ctx = context(tmp_path, "just prose")
+    assert build_prompt(use_step(ctx, field), ctx) == "For the team:\n\njust prose"
+
+
+def test_extract_content_of_a_json_answer_with_that_field_takes_the_field(tmp_path):
+    ctx = context(tmp_path, '{"content": "inner", "other": 1}')
+    assert build_prompt(use_step(ctx, "content"), ctx) == "For the team:\n\ninner"
+
+
+def test_extract_content_of_a_bare_function_call_is_its_json(tmp_path):
+    ctx = context(tmp_path, "")
+    ctx.results["plan"] = StepResult(step="plan", text="", status="completed",
+                                     output={"score": 3})
+    assert build_prompt(use_step(ctx, "content"), ctx) == 'For the team:\n\n{"score": 3}'
 
 
 def test_a_failed_earlier_step_cannot_feed_a_prompt(tmp_path):
@@ -95,5 +114,5 @@ def test_an_unreadable_prompt_file_names_the_path(tmp_path):
     """))
     ctx = RunContext(workflow=workflow, run_id="r", base_dir=tmp_path, output_dir=tmp_path,
                      run_dir=tmp_path, workspace_dir=tmp_path, global_vars={"name": "gone"})
-    with pytest.raises(PromptError, match=r"notes/gone\.md' cannot be read"):
+    with pytest.raises(PromptError, match=r"notes/gone\.md' does not exist"):
         build_prompt(workflow.steps[0], ctx)

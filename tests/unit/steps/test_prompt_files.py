@@ -102,9 +102,9 @@ async def test_prompt_files_are_read_off_the_event_loop(tmp_path, monkeypatch):
     (flow.parent / "notes.txt").write_text("my notes")
     real = prompt_files.read_prompt_file
 
-    def slow(path, policy):
+    def slow(path, policy, *rest):
         time.sleep(0.5)  # a slow disk
-        return real(path, policy)
+        return real(path, policy, *rest)
 
     monkeypatch.setattr(prompt_files, "read_prompt_file", slow)
     ticks = 0
@@ -132,7 +132,7 @@ async def test_a_read_that_takes_too_long_fails_the_step_in_time(tmp_path, monke
     flow = _flow(tmp_path, "notes.txt")
     (flow.parent / "notes.txt").write_text("my notes")
     monkeypatch.setattr(prompt_files, "read_prompt_file",
-                        lambda path, policy: time.sleep(2) or "late")  # a stuck disk
+                        lambda path, policy, *rest: time.sleep(2) or "late")  # a stuck disk
     workflow = load_workflow(flow)
     ctx = RunContext(workflow=workflow, run_id="r", base_dir=flow.parent, output_dir=tmp_path,
                      run_dir=tmp_path, workspace_dir=tmp_path,
@@ -141,3 +141,117 @@ async def test_a_read_that_takes_too_long_fails_the_step_in_time(tmp_path, monke
     with pytest.raises(PromptError, match="took more than 0.2 s"):
         await prefetch(workflow.steps[0], ctx)
     assert time.monotonic() - started < 1.5
+
+
+# --- where a relative path is looked up: beside the workflow, then the current folder --------
+
+def test_a_file_not_beside_the_workflow_is_read_from_the_current_folder(tmp_path,
+                                                                        monkeypatch):
+    # pipeline_ex's users ran `mix pipeline.run examples/x.yaml` from the repository root
+    flow = _flow(tmp_path, "./lib/config.ex")
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "config.ex").write_text("from the root")
+    monkeypatch.chdir(tmp_path)
+    result = _run(flow, tmp_path)
+    assert result.success, result.error
+    missing = _run(_flow(tmp_path, "./lib/gone.ex"), tmp_path)
+    assert missing.status == "failed"
+    assert (f"looked neither beside the workflow file nor in the current folder "
+            f"({flow.parent / 'lib/gone.ex'} nor {tmp_path / 'lib/gone.ex'})") in missing.error
+
+
+def test_the_file_beside_the_workflow_comes_before_the_current_folders(tmp_path,
+                                                                      monkeypatch):
+    from rillet.steps.prompt_files import locate
+
+    flow = _flow(tmp_path, "notes.txt")
+    (flow.parent / "notes.txt").write_text("beside")
+    (tmp_path / "notes.txt").write_text("in the current folder")
+    found = locate("notes.txt", flow.parent, tmp_path)
+    assert found.path == flow.parent / "notes.txt" and not found.from_cwd
+    (flow.parent / "notes.txt").unlink()
+    found = locate("notes.txt", flow.parent, tmp_path)
+    assert found.path == tmp_path / "notes.txt" and found.from_cwd
+    monkeypatch.chdir(tmp_path)
+    assert _run(flow, tmp_path).success
+
+
+def test_the_current_folder_is_a_root_only_for_the_fallback(tmp_path, monkeypatch):
+    # A link beside the workflow into the current folder is still outside the roots.
+    (tmp_path / "secret.txt").write_text("secret")
+    flow = _flow(tmp_path, "link.txt")
+    (flow.parent / "link.txt").symlink_to(tmp_path / "secret.txt")
+    monkeypatch.chdir(tmp_path)
+    result = _run(flow, tmp_path)
+    assert result.status == "failed" and "outside the workflow's folder" in result.error
+
+
+def test_the_fallback_keeps_to_the_current_folder(tmp_path, monkeypatch):
+    (tmp_path / "secret.txt").write_text("secret")
+    here = tmp_path / "here"
+    here.mkdir()
+    flow = _flow(tmp_path, "../../secret.txt")  # not beside: flow/../../ is above tmp_path
+    monkeypatch.chdir(here)  # here/../../secret.txt does not exist either
+    (here / "sub").mkdir()
+    monkeypatch.chdir(here / "sub")  # here/sub/../../secret.txt is tmp_path/secret.txt
+    result = _run(flow, tmp_path)
+    assert result.status == "failed"
+    assert "outside the workflow's folder" in result.error and "current folder" in result.error
+
+
+# --- files a step writes during the run ------------------------------------------------------
+
+TWO_STEPS = """
+workflow:
+  name: made
+  workspace_dir: ./workspace
+  defaults: {output_dir: ./outputs}
+  steps:
+    - name: write
+      type: claude
+      output_to_file: made.md
+      prompt: "Write it"
+      mock: {text: "written by the first step", timing: {pattern: fast}}
+    - name: read
+      type: claude
+      prompt:
+        - {type: file, path: "./outputs/made.md"}
+      mock: {text: "ok", timing: {pattern: fast}}
+"""
+
+
+def test_a_file_an_earlier_step_writes_is_read_when_its_step_runs(tmp_path, monkeypatch):
+    flow = tmp_path / "flows" / "flow.yaml"
+    flow.parent.mkdir()
+    flow.write_text(TWO_STEPS)
+    monkeypatch.chdir(tmp_path)
+    result = rillet.run(flow, mode="mock", quiet=True)
+    assert result.success, result.error
+    assert not result.warnings
+
+
+def test_a_missing_workspace_file_fails_clearly_when_its_step_runs(tmp_path):
+    from rillet.engine.context import RunContext
+    from rillet.steps.prompt_files import PromptError, ReadPolicy, read_part
+    from rillet.workflow.loader import load_workflow
+
+    flow = _flow(tmp_path, "./ws/docs/gone.md")
+    ctx = RunContext(workflow=load_workflow(flow), run_id="r", base_dir=flow.parent,
+                     output_dir=tmp_path / "out", run_dir=tmp_path, workspace_dir=tmp_path / "ws",
+                     read_policy=ReadPolicy.for_run(flow.parent, cwd=tmp_path))
+    with pytest.raises(PromptError, match="it lies in a folder the run writes into, and no "
+                                          "earlier step wrote it"):
+        read_part("./ws/docs/gone.md", ctx)
+    with pytest.raises(PromptError, match="does not exist") as info:
+        read_part("./elsewhere.md", ctx)
+    assert "writes into" not in str(info.value)
+
+
+def test_a_mock_run_puts_a_marked_stand_in_for_a_workspace_file_and_warns(tmp_path,
+                                                                         monkeypatch):
+    flow = _flow(tmp_path, "./workspace/docs/documentation.md", extra="workspace_dir: ./workspace")
+    monkeypatch.chdir(tmp_path)
+    result = rillet.run(flow, mode="mock", quiet=True, output_dir=tmp_path / "out")
+    assert result.success, result.error
+    assert any("step 'ask': prompt file './workspace/docs/documentation.md' does not exist"
+               in w and "stand-in" in w for w in result.warnings)
