@@ -72,11 +72,11 @@ async def test_pipeline_ex_file_runs_in_mock_mode(path, tmp_path, monkeypatch):
     return result
 
 
-async def test_data_transform_example_transforms_the_scripted_data(tmp_path):
+async def test_data_transform_example_transforms_the_scripted_data(tmp_path, monkeypatch):
     """Its mock script (pipeline_ex_scripts/) answers the first step with sample JSON, and
     the data_transform steps really filter, join, group, average and map it."""
     result = await test_pipeline_ex_file_runs_in_mock_mode(
-        "examples/data_transform_example.yaml", tmp_path)
+        "examples/data_transform_example.yaml", tmp_path, monkeypatch)
     orders = result["filter_high_value_orders"].data
     assert [o["id"] for o in orders] == [3, 7, 1, 9, 4]  # completed, over 100, by total
     enriched = result["enrich_orders_with_users"].data
@@ -90,10 +90,11 @@ async def test_data_transform_example_transforms_the_scripted_data(tmp_path):
         ("Novel", "media"), ("Charger", "tech")]
 
 
-async def test_working_genesis_runs_with_its_example_name_empty(tmp_path):
+async def test_working_genesis_runs_with_its_example_name_empty(tmp_path, monkeypatch):
     """`{{first_step.output}}` is example text in its prompt: with unset_names="empty" (its
     entry in corpus_inputs.py) it renders as nothing, and the run records one warning."""
-    result = await test_pipeline_ex_file_runs_in_mock_mode("working_genesis.yaml", tmp_path)
+    result = await test_pipeline_ex_file_runs_in_mock_mode("working_genesis.yaml", tmp_path,
+                                                         monkeypatch)
     assert [w for w in result.warnings if "'first_step'" in w] == result.warnings
     assert len(result.warnings) == 1
     strict = await rillet.run_async(CORPUS / "working_genesis.yaml", mode="mock",
