@@ -521,12 +521,15 @@ class SessionConfig(_Model):
         default=None, description="Refused: `persist: true` is what continues a session in a "
                                   "later run.")
 
-    session_id: Any = Field(default=None, description="Refused: pipeline_ex read no such "
-                            "key (the SDK gives a session its id); name it with session_name.")
-    checkpoint_interval: Any = Field(default=None, description="Refused: pipeline_ex's step "
-                                     "read checkpoint_frequency.")
-    max_session_turns: Any = Field(default=None, description="Refused: pipeline_ex read no "
-                                   "such key.")
+    # pipeline_ex read none of these three; each has an evident meaning that rillet meets.
+    session_id: str | None = Field(default=None, description="The session's name: the same "
+                                   "as session_name (give one, or both alike).")
+    checkpoint_interval: int | None = Field(
+        default=None, ge=1, description="The same as checkpoint_frequency: met for any N, "
+                                        "the session is saved after every turn.")
+    max_session_turns: int | None = Field(
+        default=None, ge=1, description="The most turns the session may hold: a longer "
+        "conversation is refused, and a turn that would go past it fails.")
 
     @field_validator("continue_on_restart")
     @classmethod
@@ -536,18 +539,26 @@ class SessionConfig(_Model):
         raise ValueError("continue_on_restart is not supported: use persist: true to "
                          "continue it in later runs")
 
-    @field_validator("session_id", "checkpoint_interval", "max_session_turns")
-    @classmethod
-    def _unread_in_pipeline_ex(cls, value: Any, info: Any) -> Any:
-        if value is None:
-            return value
-        why = {"session_id": "the SDK gives a session its id; name the session with "
-                             "session_name, by which prompt parts find it",
-               "checkpoint_interval": "its claude_session step read checkpoint_frequency, "
-                                      "and rillet saves the session after every turn",
-               "max_session_turns": "it set no limit on a session's turns"}[info.field_name]
-        raise ValueError(f"session_config.{info.field_name} is not supported: pipeline_ex "
-                         f"read no such key: {why}; remove it")
+    @model_validator(mode="after")
+    def _one_name(self) -> SessionConfig:
+        if self.session_id is not None:
+            if self.session_name not in (None, self.session_id):
+                raise ValueError("session_id and session_name both name the session; keep "
+                                 "one")
+            self.session_name = self.session_id
+        return self
+
+
+class ConversationTurn(_Model):
+    """One turn of a claude_session step's `conversation`, sent in the step's session."""
+
+    turn: int | None = Field(default=None, ge=1, description="Its number (1, 2, ...); the "
+                             "turns are sent in the list's order, so it must match it.")
+    prompt: Prompt
+    claude_options: ClaudeOptions = Field(
+        default_factory=ClaudeOptions, description="This turn's options, over the step's.")
+    verbose: bool | None = None
+    output_format: OutputFormat | None = None
 
 
 class ClaudeSessionStep(ClaudeSmartStep):
@@ -556,6 +567,35 @@ class ClaudeSessionStep(ClaudeSmartStep):
 
     type: Literal["claude_session"]  # type: ignore[assignment]
     session_config: SessionConfig = Field(default_factory=SessionConfig)
+    prompt: Prompt = Field(default_factory=list, description="The turn to send; none when "
+                           "`conversation` lists the turns.")
+    conversation: list[ConversationTurn] | None = Field(
+        default=None, json_schema_extra={"minItems": 1}, description="Turns sent one after "
+        "another in the step's session, each streamed under NAME[i]; the step's result "
+        "holds every answer.")
+
+    @model_validator(mode="after")
+    def _prompt_or_conversation(self) -> ClaudeSessionStep:
+        if self.conversation is None:
+            if not self.prompt:
+                raise ValueError("a claude_session step needs a prompt (or a conversation: "
+                                 "list of turns)")
+            return self
+        if self.prompt:
+            raise ValueError("give either prompt (one turn) or conversation (a list of "
+                             "turns), not both")
+        if not self.conversation:
+            raise ValueError("conversation needs at least one turn")
+        for index, turn in enumerate(self.conversation):
+            if turn.turn is not None and turn.turn != index + 1:
+                raise ValueError(f"conversation[{index}] says turn: {turn.turn}, but the "
+                                 f"turns are sent in the list's order (it is turn "
+                                 f"{index + 1})")
+        limit = self.session_config.max_session_turns
+        if limit is not None and len(self.conversation) > limit:
+            raise ValueError(f"the conversation has {len(self.conversation)} turns, more "
+                             f"than session_config.max_session_turns ({limit})")
+        return self
 
 
 # What each of pipeline_ex's fallback_actions becomes. Its canned texts are not copied:
