@@ -99,6 +99,10 @@ def _normalize_steps(steps: list[Any], loc: Loc, problems: Problems) -> None:
         where = loc + (index,)
         if step.get("type") not in OWN_TIMEOUT_SECONDS:
             _timeouts(step, where, problems)
+        if step.get("type") == "claude_extract" and isinstance(step.get("extraction_config"),
+                                                                dict):
+            _extraction_config(step["extraction_config"], where + ("extraction_config",),
+                               problems)
         if step.get("type") in OPTIONS_ALIAS_STEPS and "options" in step:
             _options_as_claude_options(step, where, problems)
         if step.get("type") == "claude_session" and isinstance(step.get("conversation"), list):
@@ -145,6 +149,20 @@ def _options_as_claude_options(step: dict[str, Any], loc: Loc, problems: Problem
         problems.moved[loc + ("claude_options", key)] = where + (key,)
     problems.note(where, f"pipeline_ex ignored a step's options (it read only claude_options); "
                          f"rillet applies them as claude_options (see {GUIDE})")
+
+
+def _extraction_config(config: dict[str, Any], loc: Loc, problems: Problems) -> None:
+    """output_format (read by nothing in pipeline_ex; it takes format's values) is format;
+    `validate` asks for what rillet always does, which is said."""
+    if "output_format" in config:
+        problems.note(loc + ("output_format",), f"pipeline_ex read format, not this key; "
+                                                f"rillet reads it as format (see {GUIDE})")
+        _rename(config, "output_format", "format", loc, problems)
+    operations = config.get("post_processing")
+    if isinstance(operations, list) and "validate" in operations:
+        problems.note(loc + ("post_processing",), "validate is always met: rillet validates "
+                      "the extracted object against its schema (pipeline_ex knew no such "
+                      f"operation and left the text as it was) (see {GUIDE})")
 
 
 def _child_lists(step: dict[str, Any]) -> list[tuple[Loc, list[Any]]]:

@@ -419,10 +419,15 @@ class ClaudeSmartStep(ClaudeStep):
 
 # pipeline_ex's post_processing operations: the lists the model extracts
 # (rillet.steps.claude_extract.LISTS), then two that shape the text.
+# `trim` and `validate` pipeline_ex did not know (it logged them and went on); their
+# meaning is plain: trim strips the whitespace around the content, and validate is what
+# rillet always does (the object is validated against its schema).
 POST_PROCESSING = ("extract_code_blocks", "extract_recommendations", "extract_links",
-                   "extract_key_points", "format_markdown", "generate_summary")
+                   "extract_key_points", "format_markdown", "generate_summary", "trim",
+                   "validate")
 PostProcessing = Literal["extract_code_blocks", "extract_recommendations", "extract_links",
-                         "extract_key_points", "format_markdown", "generate_summary"]
+                         "extract_key_points", "format_markdown", "generate_summary", "trim",
+                         "validate"]
 
 
 class ExtractionConfig(_Model):
@@ -433,7 +438,8 @@ class ExtractionConfig(_Model):
         default_factory=list, description="In order: extract_* add a list to the object and "
         "a section to the text; format_markdown puts a '# Content' heading over a text with "
         "none; generate_summary adds a '## Generated Summary' section (the content's first "
-        "three sentences, at most 200 characters).")
+        "three sentences, at most 200 characters); trim strips the whitespace around the "
+        "content; validate is always met (the object is validated against its schema).")
     max_summary_length: int = Field(default=500, ge=10, description="format: summary.")
     include_metadata: bool = Field(default=False, description="Add extraction_metadata to "
                                                               "the object.")
@@ -441,9 +447,6 @@ class ExtractionConfig(_Model):
         default=None, description="Accepted, true or false: pipeline_ex's extractor took the "
                                   "text out of the SDK's messages; rillet's text is already "
                                   "the model's own text.")
-    output_format: str | None = Field(
-        default=None, description="Refused: pipeline_ex read `format`; this key was read by "
-                                  "nothing.")
     content_schema: dict[str, Any] | None = Field(
         default=None, description="The content is an object of this JSON Schema rather than "
         "text (a step's pipeline_ex `schema:` sketch becomes it); the text is its JSON.")
@@ -470,15 +473,6 @@ class ExtractionConfig(_Model):
                 f"knew no such operation (it logged 'Unknown post-processing operation' and "
                 f"left the text as it was); remove {'it' if one else 'them'} (operations: "
                 f"{', '.join(POST_PROCESSING)})")
-        return value
-
-    @field_validator("output_format")
-    @classmethod
-    def _refuse_output_format(cls, value: Any) -> Any:
-        if value is not None:
-            raise ValueError("extraction_config.output_format is not supported: pipeline_ex "
-                             "read the format from `format` and nothing read this key (its "
-                             "step ran with format: text); write format: instead")
         return value
 
     @model_validator(mode="after")
