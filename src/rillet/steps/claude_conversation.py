@@ -24,7 +24,7 @@ def turn_steps(step: Any) -> list[Any]:
             update=turn.claude_options.model_dump(exclude_unset=True))
         update: dict[str, Any] = {"prompt": turn.prompt, "conversation": None,
                                   "claude_options": options}
-        for key in ("verbose", "output_format"):
+        for key in ("verbose", "output_format", "mock"):
             if getattr(turn, key) is not None:
                 update[key] = getattr(turn, key)
         turns.append(step.model_copy(update=update))

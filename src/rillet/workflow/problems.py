@@ -32,6 +32,9 @@ REFERENCE_HINTS = {
               "claude_extract, gemini), and this step calls no model",
     "options": "(of a step that calls no Claude model) pipeline_ex read no step key named "
                "options; on a claude step rillet reads them as claude_options",
+    "conversation": "(of a step other than claude_session) pipeline_ex read no step key "
+                    "named conversation; a claude_session step takes conversation: turns, "
+                    "each sent in its session",
     "streaming": "(of a set_variable) pipeline_ex read no such key there; a set_variable "
                  "computes its values at once, so there is nothing to stream; remove it",
     "lazy": "(of a data_transform) pipeline_ex's lazy evaluation ran the operations over "

@@ -553,6 +553,13 @@ class ConversationTurn(_Model):
         default_factory=ClaudeOptions, description="This turn's options, over the step's.")
     verbose: bool | None = None
     output_format: OutputFormat | None = None
+    mock: dict[str, Any] | str | None = Field(
+        default=None, description="This turn's reply in mock mode (as a step's mock).")
+
+    @field_validator("mock")
+    @classmethod
+    def _mock_text(cls, value: Any) -> Any:
+        return {"text": value} if isinstance(value, str) else value
 
 
 class ClaudeSessionStep(ClaudeSmartStep):
