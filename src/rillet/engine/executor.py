@@ -37,7 +37,7 @@ from rillet.events import (
 )
 from rillet.providers.pricing.overrides import use_prices
 from rillet.result import StepResult
-from rillet.steps import CONTAINER_STEPS, MODEL_STEPS, PLAIN_STEPS
+from rillet.steps import MODEL_STEPS, PLAIN_STEPS, container_of
 from rillet.steps.prompt_files import ReadPolicy
 from rillet.steps.prompt_files import prefetch as prefetch_prompt_files
 from rillet.streaming.handler import Handler, HandlerContext, create_handler
@@ -518,7 +518,7 @@ class Executor:
         """Start the CLI session of the next Claude Agent step while this one streams."""
         ctx = scope
         for step in following:
-            if step.type in CONTAINER_STEPS:
+            if container_of(step) is not None:
                 return
             if step.type not in MODEL_STEPS:
                 continue

@@ -121,9 +121,9 @@ class Walker:
         if done is not None:
             _put(slot, done)
             return done
-        from rillet.steps import CONTAINER_STEPS
+        from rillet.steps import container_of
 
-        module = CONTAINER_STEPS.get(step.type)
+        module: Any = container_of(step)
         gated = module is None or not getattr(module, "OWN_CONDITION", False)
         if gated and step.condition is not None and not self.holds(step.condition, scope):
             self.skipped.append(label)

@@ -13,7 +13,8 @@ then each `post_processing` operation in order, except in `json`: a section per 
 ("## Key Points Extracted", …), `format_markdown` (a "# Content" heading over a text with
 none) and `generate_summary` (a "## Generated Summary" section: the content's first three
 sentences, at most 200 characters, as pipeline_ex cut them; in `json` the object's
-`summary`). The object stays in the result's `output` (with `extraction_metadata` when
+`summary`). `trim` (which pipeline_ex did not know) strips the whitespace around the
+content; `validate` is always met: the object was validated against its schema. The object stays in the result's `output` (with `extraction_metadata` when
 `include_metadata` is set). `use_content_extractor` changes nothing: pipeline_ex's
 extractor took the text out of the SDK's messages, and rillet's text is the model's own. Its options start from a preset like claude_smart's
 (`analysis` unless the step or `defaults.claude_preset` names one).
@@ -70,6 +71,8 @@ def finish_result(step: Any, result: StepResult, ctx: RunContext | None = None,
     extracted = value.get("content", "")
     content = extracted if isinstance(extracted, str) else \
         json.dumps(extracted, indent=2, ensure_ascii=False)  # content_schema: an object
+    if "trim" in config.post_processing and isinstance(extracted, str):
+        content = value["content"] = content.strip()
     if "generate_summary" in config.post_processing:
         value["summary"] = summary_of(content)
     text = shaped_text(value, content, config)
@@ -105,7 +108,7 @@ def shaped_text(value: dict[str, Any], content: str, config: Any) -> str:
             text = text if "#" in text else f"# Content\n\n{text}"
         elif operation == "generate_summary":
             text += f"\n\n## Generated Summary\n{value.get('summary') or summary_of(content)}"
-        else:
+        elif operation in LISTS:
             key, title, _ = LISTS[operation]
             items = [str(item) for item in value.get(key) or ()]
             if items:

@@ -35,6 +35,10 @@ def build_request(step: Any, ctx: RunContext, mode: str) -> ModelRequest:
     saved = store.load(session_name(step))
     fresh = saved is None or not saved.get("session_id") or (
         not config.persist and saved.get("run_id") != ctx.run_id)
+    limit = config.max_session_turns
+    if limit is not None and not fresh and len(saved.get("turns") or []) >= limit:  # type: ignore[union-attr]
+        raise RilletError(f"session '{session_name(step)}' already has {limit} turns, its "
+                          f"session_config.max_session_turns")
     if not fresh and "resume" not in request.options:
         request.options["resume"] = saved["session_id"]  # type: ignore[index]
         if config.fork:

@@ -242,11 +242,12 @@ def template_strings(step: Any) -> list[tuple[Loc, str]]:
         return found
     if not isinstance(step, ModelStepBase):
         return found  # a step type this module does not know holds no templates here
-    for j, part in enumerate(step.prompt):
-        if part.type == "static":
-            found.append((("prompt", j, "content"), part.content))
-        elif part.type == "file":
-            found.append((("prompt", j, "path"), part.path))
+    for at, prompt in _prompts(step):
+        for j, part in enumerate(prompt):
+            if part.type == "static":
+                found.append((at + (j, "content"), part.content))
+            elif part.type == "file":
+                found.append((at + (j, "path"), part.path))
     if step.output_to_file:
         found.append((("output_to_file",), step.output_to_file))
     if step.model:
@@ -294,13 +295,26 @@ def _check_transform(loc: Loc, step: DataTransformStep, scope: Scope,
                          f"nor a variable an earlier step or global_vars sets")
 
 
+def _prompts(step: Any) -> list[tuple[Loc, Any]]:
+    """Where each prompt of a step is: its own, or each turn's of a conversation."""
+    turns = getattr(step, "conversation", None)
+    if turns is not None:
+        return [(("conversation", i, "prompt"), turn.prompt) for i, turn in enumerate(turns)]
+    return [(("prompt",), step.prompt)]
+
+
 def _check_prompt(loc: Loc, step: Any, scope: Scope, problems: Problems) -> None:
-    if not step.prompt:
-        problems.add(loc + ("prompt",), "needs at least one part")
-    for j, part in enumerate(step.prompt):
+    for at, prompt in _prompts(step):
+        _check_one_prompt(loc + at, prompt, scope, problems)
+
+
+def _check_one_prompt(loc: Loc, prompt: Any, scope: Scope, problems: Problems) -> None:
+    if not prompt:
+        problems.add(loc, "needs at least one part")
+    for j, part in enumerate(prompt):
         if part.type != "previous_response":
             continue
-        where = loc + ("prompt", j, "step")
+        where = loc + (j, "step")
         problem = _step_reference(re.split(r"[.\[]", part.step, maxsplit=1)[0], scope)
         if problem:
             problems.add(where, f"previous_response: {problem}")

@@ -29,6 +29,10 @@ _MOVED_INTO_TASKS = ("verbose", "output_format")  # the step keys a claude_batch
 # calls, thinking) as they stream, and results.json keeps every event.
 RENAMED_IN_CLAUDE_OPTIONS = (("debug_mode", "verbose"),)
 
+# Steps whose `options:` rillet reads as claude_options (the Claude Agent SDK's).
+OPTIONS_ALIAS_STEPS = ("claude", "claude_smart", "claude_robust", "claude_session",
+                       "claude_extract")
+
 # Timeouts in other units: the key and how many of its unit make a second.
 TIMEOUT_UNITS = {"timeout_ms": 1000, "timeout_seconds": 1}
 
@@ -95,6 +99,17 @@ def _normalize_steps(steps: list[Any], loc: Loc, problems: Problems) -> None:
         where = loc + (index,)
         if step.get("type") not in OWN_TIMEOUT_SECONDS:
             _timeouts(step, where, problems)
+        if step.get("type") == "claude_extract" and isinstance(step.get("extraction_config"),
+                                                                dict):
+            _extraction_config(step["extraction_config"], where + ("extraction_config",),
+                               problems)
+        if step.get("type") in OPTIONS_ALIAS_STEPS and "options" in step:
+            _options_as_claude_options(step, where, problems)
+        if step.get("type") == "claude_session" and isinstance(step.get("conversation"), list):
+            for i, turn in enumerate(step["conversation"]):  # a turn's own claude_options
+                if isinstance(turn, dict):
+                    _from_claude_options(turn, where + ("conversation", i), _MOVED_INTO_TASKS,
+                                         problems)
         _from_claude_options(step, where, MOVED_FROM_CLAUDE_OPTIONS, problems)
         if step.get("type") == "claude_batch" and isinstance(step.get("tasks"), list):
             for i, task in enumerate(step["tasks"]):  # a task's own claude_options
@@ -113,6 +128,41 @@ def _normalize_steps(steps: list[Any], loc: Loc, problems: Problems) -> None:
             if isinstance(inner, dict):
                 normalize(inner, problems, where + (("pipeline", "workflow")
                                                     if inner is not inline else ("pipeline",)))
+
+
+def _options_as_claude_options(step: dict[str, Any], loc: Loc, problems: Problems) -> None:
+    """A step's `options:` (read by nothing in pipeline_ex, but plainly Claude options) is
+    merged into its claude_options; a key given in both is refused."""
+    options = step.pop("options")
+    where = loc + ("options",)
+    if not isinstance(options, dict):
+        problems.add(where, "options are Claude options, a mapping (as claude_options)")
+        return
+    target = step.setdefault("claude_options", {})
+    if not isinstance(target, dict):
+        return  # the schema reports the wrong type of claude_options
+    for key, value in options.items():
+        if key in target:
+            problems.add(where + (key,), f"also set as claude_options.{key}; keep one")
+            continue
+        target[key] = value
+        problems.moved[loc + ("claude_options", key)] = where + (key,)
+    problems.note(where, f"pipeline_ex ignored a step's options (it read only claude_options); "
+                         f"rillet applies them as claude_options (see {GUIDE})")
+
+
+def _extraction_config(config: dict[str, Any], loc: Loc, problems: Problems) -> None:
+    """output_format (read by nothing in pipeline_ex; it takes format's values) is format;
+    `validate` asks for what rillet always does, which is said."""
+    if "output_format" in config:
+        problems.note(loc + ("output_format",), f"pipeline_ex read format, not this key; "
+                                                f"rillet reads it as format (see {GUIDE})")
+        _rename(config, "output_format", "format", loc, problems)
+    operations = config.get("post_processing")
+    if isinstance(operations, list) and "validate" in operations:
+        problems.note(loc + ("post_processing",), "validate is always met: rillet validates "
+                      "the extracted object against its schema (pipeline_ex knew no such "
+                      f"operation and left the text as it was) (see {GUIDE})")
 
 
 def _child_lists(step: dict[str, Any]) -> list[tuple[Loc, list[Any]]]:

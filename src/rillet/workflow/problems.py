@@ -30,14 +30,19 @@ REFERENCE_HINTS = {
               "object they want with it); rillet turns the sketch into a JSON Schema for "
               "the model steps (claude, claude_smart, claude_robust, claude_session, "
               "claude_extract, gemini), and this step calls no model",
-    "options": "pipeline_ex read no step key named options (its steps read claude_options "
-               "only, so these changed nothing there: the step ran with its preset's "
-               "max_turns, tools and timeout); put these under claude_options to have them "
-               "apply",
-    "conversation": "pipeline_ex read no step key named conversation, and its loader refused "
-                    "a claude_session step that has no prompt; write one claude_session step "
-                    "per turn with the same session_config.session_name (each later one "
-                    "continues the conversation)",
+    "options": "(of a step that calls no Claude model) pipeline_ex read no step key named "
+               "options; on a claude step rillet reads them as claude_options",
+    "conversation": "(of a step other than claude_session) pipeline_ex read no step key "
+                    "named conversation; a claude_session step takes conversation: turns, "
+                    "each sent in its session",
+    "streaming": "(of a set_variable) pipeline_ex read no such key there; a set_variable "
+                 "computes its values at once, so there is nothing to stream; remove it",
+    "lazy": "(of a data_transform) pipeline_ex's lazy evaluation ran the operations over "
+            "chunks of 100 items and gave the same result as without it; rillet applies "
+            "each operation once to the JSON data, so it has nothing to change; remove it",
+    "batch_size": "(of a for_loop) pipeline_ex ran long lists in batches to bound memory; "
+                  "rillet's loop keeps no event of a finished iteration, so there is nothing "
+                  "to batch; remove it (max_parallel bounds how many iterations run at once)",
 }
 
 
@@ -113,9 +118,13 @@ class Problems:
         return bool(self.found)
 
     def _original(self, loc: Loc) -> Loc:
-        for new, old in self.moved.items():
-            if loc[:len(new)] == new:
-                return old + loc[len(new):]
+        for _ in range(4):  # a key moved twice (options.timeout_ms -> ... -> timeout_s)
+            for new, old in self.moved.items():
+                if loc[:len(new)] == new:
+                    loc = old + loc[len(new):]
+                    break
+            else:
+                return loc
         return loc
 
     # -- pydantic -------------------------------------------------------------------------------

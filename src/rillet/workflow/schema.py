@@ -419,10 +419,15 @@ class ClaudeSmartStep(ClaudeStep):
 
 # pipeline_ex's post_processing operations: the lists the model extracts
 # (rillet.steps.claude_extract.LISTS), then two that shape the text.
+# `trim` and `validate` pipeline_ex did not know (it logged them and went on); their
+# meaning is plain: trim strips the whitespace around the content, and validate is what
+# rillet always does (the object is validated against its schema).
 POST_PROCESSING = ("extract_code_blocks", "extract_recommendations", "extract_links",
-                   "extract_key_points", "format_markdown", "generate_summary")
+                   "extract_key_points", "format_markdown", "generate_summary", "trim",
+                   "validate")
 PostProcessing = Literal["extract_code_blocks", "extract_recommendations", "extract_links",
-                         "extract_key_points", "format_markdown", "generate_summary"]
+                         "extract_key_points", "format_markdown", "generate_summary", "trim",
+                         "validate"]
 
 
 class ExtractionConfig(_Model):
@@ -433,7 +438,8 @@ class ExtractionConfig(_Model):
         default_factory=list, description="In order: extract_* add a list to the object and "
         "a section to the text; format_markdown puts a '# Content' heading over a text with "
         "none; generate_summary adds a '## Generated Summary' section (the content's first "
-        "three sentences, at most 200 characters).")
+        "three sentences, at most 200 characters); trim strips the whitespace around the "
+        "content; validate is always met (the object is validated against its schema).")
     max_summary_length: int = Field(default=500, ge=10, description="format: summary.")
     include_metadata: bool = Field(default=False, description="Add extraction_metadata to "
                                                               "the object.")
@@ -441,9 +447,6 @@ class ExtractionConfig(_Model):
         default=None, description="Accepted, true or false: pipeline_ex's extractor took the "
                                   "text out of the SDK's messages; rillet's text is already "
                                   "the model's own text.")
-    output_format: str | None = Field(
-        default=None, description="Refused: pipeline_ex read `format`; this key was read by "
-                                  "nothing.")
     content_schema: dict[str, Any] | None = Field(
         default=None, description="The content is an object of this JSON Schema rather than "
         "text (a step's pipeline_ex `schema:` sketch becomes it); the text is its JSON.")
@@ -470,15 +473,6 @@ class ExtractionConfig(_Model):
                 f"knew no such operation (it logged 'Unknown post-processing operation' and "
                 f"left the text as it was); remove {'it' if one else 'them'} (operations: "
                 f"{', '.join(POST_PROCESSING)})")
-        return value
-
-    @field_validator("output_format")
-    @classmethod
-    def _refuse_output_format(cls, value: Any) -> Any:
-        if value is not None:
-            raise ValueError("extraction_config.output_format is not supported: pipeline_ex "
-                             "read the format from `format` and nothing read this key (its "
-                             "step ran with format: text); write format: instead")
         return value
 
     @model_validator(mode="after")
@@ -521,12 +515,15 @@ class SessionConfig(_Model):
         default=None, description="Refused: `persist: true` is what continues a session in a "
                                   "later run.")
 
-    session_id: Any = Field(default=None, description="Refused: pipeline_ex read no such "
-                            "key (the SDK gives a session its id); name it with session_name.")
-    checkpoint_interval: Any = Field(default=None, description="Refused: pipeline_ex's step "
-                                     "read checkpoint_frequency.")
-    max_session_turns: Any = Field(default=None, description="Refused: pipeline_ex read no "
-                                   "such key.")
+    # pipeline_ex read none of these three; each has an evident meaning that rillet meets.
+    session_id: str | None = Field(default=None, description="The session's name: the same "
+                                   "as session_name (give one, or both alike).")
+    checkpoint_interval: int | None = Field(
+        default=None, ge=1, description="The same as checkpoint_frequency: met for any N, "
+                                        "the session is saved after every turn.")
+    max_session_turns: int | None = Field(
+        default=None, ge=1, description="The most turns the session may hold: a longer "
+        "conversation is refused, and a turn that would go past it fails.")
 
     @field_validator("continue_on_restart")
     @classmethod
@@ -536,18 +533,33 @@ class SessionConfig(_Model):
         raise ValueError("continue_on_restart is not supported: use persist: true to "
                          "continue it in later runs")
 
-    @field_validator("session_id", "checkpoint_interval", "max_session_turns")
+    @model_validator(mode="after")
+    def _one_name(self) -> SessionConfig:
+        if self.session_id is not None:
+            if self.session_name not in (None, self.session_id):
+                raise ValueError("session_id and session_name both name the session; keep "
+                                 "one")
+            self.session_name = self.session_id
+        return self
+
+
+class ConversationTurn(_Model):
+    """One turn of a claude_session step's `conversation`, sent in the step's session."""
+
+    turn: int | None = Field(default=None, ge=1, description="Its number (1, 2, ...); the "
+                             "turns are sent in the list's order, so it must match it.")
+    prompt: Prompt
+    claude_options: ClaudeOptions = Field(
+        default_factory=ClaudeOptions, description="This turn's options, over the step's.")
+    verbose: bool | None = None
+    output_format: OutputFormat | None = None
+    mock: dict[str, Any] | str | None = Field(
+        default=None, description="This turn's reply in mock mode (as a step's mock).")
+
+    @field_validator("mock")
     @classmethod
-    def _unread_in_pipeline_ex(cls, value: Any, info: Any) -> Any:
-        if value is None:
-            return value
-        why = {"session_id": "the SDK gives a session its id; name the session with "
-                             "session_name, by which prompt parts find it",
-               "checkpoint_interval": "its claude_session step read checkpoint_frequency, "
-                                      "and rillet saves the session after every turn",
-               "max_session_turns": "it set no limit on a session's turns"}[info.field_name]
-        raise ValueError(f"session_config.{info.field_name} is not supported: pipeline_ex "
-                         f"read no such key: {why}; remove it")
+    def _mock_text(cls, value: Any) -> Any:
+        return {"text": value} if isinstance(value, str) else value
 
 
 class ClaudeSessionStep(ClaudeSmartStep):
@@ -556,6 +568,35 @@ class ClaudeSessionStep(ClaudeSmartStep):
 
     type: Literal["claude_session"]  # type: ignore[assignment]
     session_config: SessionConfig = Field(default_factory=SessionConfig)
+    prompt: Prompt = Field(default_factory=list, description="The turn to send; none when "
+                           "`conversation` lists the turns.")
+    conversation: list[ConversationTurn] | None = Field(
+        default=None, json_schema_extra={"minItems": 1}, description="Turns sent one after "
+        "another in the step's session, each streamed under NAME[i]; the step's result "
+        "holds every answer.")
+
+    @model_validator(mode="after")
+    def _prompt_or_conversation(self) -> ClaudeSessionStep:
+        if self.conversation is None:
+            if not self.prompt:
+                raise ValueError("a claude_session step needs a prompt (or a conversation: "
+                                 "list of turns)")
+            return self
+        if self.prompt:
+            raise ValueError("give either prompt (one turn) or conversation (a list of "
+                             "turns), not both")
+        if not self.conversation:
+            raise ValueError("conversation needs at least one turn")
+        for index, turn in enumerate(self.conversation):
+            if turn.turn is not None and turn.turn != index + 1:
+                raise ValueError(f"conversation[{index}] says turn: {turn.turn}, but the "
+                                 f"turns are sent in the list's order (it is turn "
+                                 f"{index + 1})")
+        limit = self.session_config.max_session_turns
+        if limit is not None and len(self.conversation) > limit:
+            raise ValueError(f"the conversation has {len(self.conversation)} turns, more "
+                             f"than session_config.max_session_turns ({limit})")
+        return self
 
 
 # What each of pipeline_ex's fallback_actions becomes. Its canned texts are not copied:

@@ -49,6 +49,20 @@ def test_post_processing_adds_a_section_per_list_and_json_keeps_the_object():
     assert json.loads(as_json) == OBJECT
 
 
+def test_trim_strips_the_content_and_validate_changes_no_text():
+    from rillet.result import StepResult
+    from rillet.steps.claude_extract import finish_result
+
+    class Step:
+        extraction_config = config(format="structured", post_processing=["trim", "validate"])
+
+    result = StepResult(step="e", text="", output={"content": "  The answer is 42\n\n"})
+    done = finish_result(Step(), result)
+    assert done.text == "## Extracted Content\n\nThe answer is 42"
+    assert done.output["content"] == "The answer is 42"
+    assert "trim" not in extraction_schema(Step.extraction_config)["properties"]
+
+
 async def test_an_extract_step_streams_the_object_and_returns_the_shaped_text(tmp_path):
     path = tmp_path / "flow.yaml"
     path.write_text(textwrap.dedent("""\
@@ -82,10 +96,8 @@ async def test_an_extract_step_streams_the_object_and_returns_the_shaped_text(tm
 
 @pytest.mark.parametrize("keys, message", [
     ("output_schema: {type: object}", "claude_extract asks for its own object"),
-    ("extraction_config: {post_processing: [trim]}",
-     "post_processing 'trim' is not supported: pipeline_ex knew no such operation"),
-    ("extraction_config: {output_format: structured}",
-     "nothing read this key .its step ran with format: text.; write format: instead"),
+    ("extraction_config: {post_processing: [strip]}",
+     "post_processing 'strip' is not supported: pipeline_ex knew no such operation"),
     ("extraction_config: {format: json, post_processing: [format_markdown]}",
      "format_markdown shapes markdown text"),
 ])

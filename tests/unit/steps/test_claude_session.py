@@ -116,6 +116,98 @@ def test_continuing_a_session_that_never_started_is_a_clear_error(tmp_path):
     assert "claude_continue: session 'nowhere' has not started" in result.error
 
 
+CONVERSATION = """\
+workflow:
+  name: conv
+  steps:
+    - name: chat
+      type: claude_session
+      session_config: {session_id: tutoring, checkpoint_interval: 1, max_session_turns: 3}
+      conversation:
+        - turn: 1
+          prompt: [{type: static, content: "What is 7+8?"}]
+          claude_options: {output_format: text}
+          mock: "15"
+        - turn: 2
+          prompt: [{type: static, content: "And times 2?"}]
+          claude_options: {max_turns: 2}
+          mock: "30"
+    - name: after
+      type: echo
+      value: "{{steps.chat[1].text}}"
+"""
+
+
+def test_a_conversation_sends_each_turn_in_the_session_in_order(tmp_path, spy):
+    path = tmp_path / "flow.yaml"
+    path.write_text(CONVERSATION)
+    result = rillet.run(path, mode="mock", output_dir=tmp_path / "out",
+                        workspace_dir=tmp_path / "ws")
+    assert result.success, result.error
+    first, second = [r for r in spy if r["step"].startswith("chat")]
+    assert (first["step"], second["step"]) == ("chat[0]", "chat[1]")
+    assert "resume" not in first["options"]
+    assert second["options"]["resume"] == result["chat"].children[0].session_id
+    assert second["options"]["max_turns"] == 2 and first["options"]["max_turns"] == 5
+    assert (first["prompt"], second["prompt"]) == ("What is 7+8?", "And times 2?")
+    assert json.loads(result["chat"].text) == ["15", "30"]
+    assert result["after"].text == "30"
+    turns = saved(tmp_path)["turns"]  # session_id named the session
+    assert [(t["prompt"], t["text"]) for t in turns] == [("What is 7+8?", "15"),
+                                                          ("And times 2?", "30")]
+
+
+def test_a_conversation_longer_than_max_session_turns_is_refused():
+    text = CONVERSATION.replace("max_session_turns: 3", "max_session_turns: 1")
+    with pytest.raises(WorkflowError, match=r"the conversation has 2 turns, more than "
+                                            r"session_config.max_session_turns \(1\)"):
+        loads_workflow(text)
+
+
+def test_a_turn_past_max_session_turns_fails(tmp_path):
+    path = tmp_path / "flow.yaml"
+    path.write_text(CONVERSATION.replace("max_session_turns: 3", "max_session_turns: 2")
+                    + """\
+    - name: third
+      type: claude_session
+      session_config: {session_name: tutoring, max_session_turns: 2}
+      prompt: "And once more?"
+""")
+    result = rillet.run(path, mode="mock", output_dir=tmp_path / "out",
+                        workspace_dir=tmp_path / "ws")
+    assert result.status == "failed" and result.failed_step == "third"
+    assert "session 'tutoring' already has 2 turns" in result.error
+
+
+@pytest.mark.parametrize("change, message", [
+    ("turn: 2", "conversation\\[0\\] says turn: 2, but the turns are sent in the list's "
+                "order"),
+    ("session_config: {session_id: tutoring,",
+     "session_config: {session_name: other, session_id: tutoring,"),
+])
+def test_conversation_mistakes_are_refused(change, message):
+    if change == "turn: 2":
+        text = CONVERSATION.replace("- turn: 1", "- turn: 2", 1)
+        match = message
+    else:
+        text = CONVERSATION.replace(change, message)
+        match = "session_id and session_name both name the session; keep one"
+    with pytest.raises(WorkflowError, match=match):
+        loads_workflow(text)
+
+
+def test_a_prompt_and_a_conversation_together_are_refused():
+    text = CONVERSATION.replace("      conversation:", "      prompt: hi\n      conversation:")
+    with pytest.raises(WorkflowError, match="give either prompt .one turn. or conversation"):
+        loads_workflow(text)
+
+
+def test_checkpoint_interval_is_met_by_saving_every_turn():
+    step = loads_workflow(CONVERSATION).steps[0]
+    assert step.session_config.checkpoint_interval == 1
+    assert step.session_config.session_name == "tutoring"
+
+
 @pytest.mark.parametrize("key, why", [("checkpoint_frequency: 0", "greater than or equal "
                                                                   "to 1"),
                                       ("continue_on_restart: true", "use persist: true")])

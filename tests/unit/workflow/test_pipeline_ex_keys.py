@@ -457,50 +457,116 @@ def test_a_schema_on_a_step_that_calls_no_model_is_refused_with_the_reason():
     assert "this step calls no model" in problem
 
 
-def test_a_steps_options_are_refused_and_point_to_claude_options():
-    [problem] = problems_of("""
-        workflow:
-          name: t
-          steps:
-            - {name: a, type: claude_smart, prompt: x, options: {max_turns: 20}}
-    """)
-    assert problem.startswith("flow.yaml:5: steps[0].options: not supported: pipeline_ex read "
-                              "no step key named options")
-    assert "put these under claude_options" in problem
-
-
-@pytest.mark.parametrize(("key", "why"), [
-    ("session_id: s1", "the SDK gives a session its id; name the session with session_name"),
-    ("checkpoint_interval: 1", "its claude_session step read checkpoint_frequency"),
-    ("max_session_turns: 3", "it set no limit on a session's turns"),
-])
-def test_session_keys_pipeline_ex_never_read_are_refused_with_the_reason(key, why):
-    [problem] = problems_of(f"""
-        workflow:
-          name: t
-          steps:
-            - {{name: a, type: claude_session, prompt: x, session_config: {{{key}}}}}
-    """)
-    name = key.split(":")[0]
-    assert problem.startswith(f"flow.yaml:5: steps[0].session_config.{name}: "
-                              f"session_config.{name} is not supported: pipeline_ex read no "
-                              f"such key: {why}")
-
-
-def test_a_conversation_in_place_of_a_prompt_is_refused_as_pipeline_ex_refused_it():
-    problems = problems_of("""
+def test_a_claude_steps_options_are_its_claude_options_with_a_note():
+    wf = load("""
         workflow:
           name: t
           steps:
             - name: a
-              type: claude_session
-              conversation:
-                - {turn: 1, prompt: [{type: static, content: hi}]}
+              type: claude_smart
+              preset: analysis
+              prompt: x
+              options: {timeout_ms: 600000, max_turns: 20, allowed_tools: [Read, Write]}
+              claude_options: {model: haiku}
     """)
-    assert any("steps[0].prompt: required, but missing" in p for p in problems)
-    [conversation] = [p for p in problems if "steps[0].conversation" in p]
-    assert "its loader refused a claude_session step that has no prompt" in conversation
-    assert "one claude_session step per turn" in conversation
+    step = wf.steps[0]
+    assert (step.claude_options.max_turns, step.claude_options.allowed_tools,
+            step.claude_options.model, step.timeout_s) == (20, ["Read", "Write"], "haiku", 600)
+    [note] = wf.notes
+    assert note.startswith("flow.yaml:9: steps[0].options: pipeline_ex ignored a step's "
+                           "options (it read only claude_options); rillet applies them as "
+                           "claude_options")
+
+
+def test_a_key_in_both_options_and_claude_options_is_refused():
+    [problem] = problems_of("""
+        workflow:
+          name: t
+          steps:
+            - {name: a, type: claude, prompt: x, options: {max_turns: 20},
+               claude_options: {max_turns: 3}}
+    """)
+    assert problem == ("flow.yaml:5: steps[0].options.max_turns: also set as "
+                       "claude_options.max_turns; keep one")
+
+
+def test_options_are_validated_as_claude_options_at_their_own_line():
+    [problem] = problems_of("""
+        workflow:
+          name: t
+          steps:
+            - name: a
+              type: claude
+              prompt: x
+              options:
+                max_turns: 0
+    """)
+    assert problem.startswith("flow.yaml:9: steps[0].options.max_turns: ")
+    assert "greater than or equal to 1" in problem
+
+
+def test_an_options_timeout_is_told_at_its_own_line():
+    [problem] = problems_of("""
+        workflow:
+          name: t
+          steps:
+            - name: a
+              type: claude
+              prompt: x
+              options:
+                timeout_ms: -5
+    """)
+    assert problem.startswith("flow.yaml:9: steps[0].options.timeout_ms: ")
+
+
+def test_options_on_a_step_that_calls_no_claude_model_are_refused():
+    [problem] = problems_of("""
+        workflow:
+          name: t
+          steps:
+            - {name: a, type: echo, value: x, options: {max_turns: 2}}
+    """)
+    assert problem.startswith("flow.yaml:5: steps[0].options: not supported: (of a step "
+                              "that calls no Claude model)")
+
+
+def test_a_conversation_on_a_step_other_than_claude_session_is_refused():
+    [problem] = problems_of("""
+        workflow:
+          name: t
+          steps:
+            - {name: a, type: claude, prompt: x, conversation: [{prompt: hi}]}
+    """)
+    assert "steps[0].conversation: not supported: (of a step other than claude_session)" \
+        in problem
+
+
+def test_extract_output_format_is_format_and_validate_is_noted():
+    wf = load("""
+        workflow:
+          name: t
+          steps:
+            - name: a
+              type: claude_extract
+              prompt: x
+              extraction_config: {output_format: structured, post_processing: [trim, validate]}
+    """)
+    config = wf.steps[0].extraction_config
+    assert (config.format, config.post_processing) == ("structured", ["trim", "validate"])
+    assert [n.split(": ")[1] for n in wf.notes] == ["steps[0].extraction_config.output_format",
+                                                    "steps[0].extraction_config.post_processing"]
+
+
+def test_extract_output_format_and_a_different_format_are_refused():
+    [problem] = problems_of("""
+        workflow:
+          name: t
+          steps:
+            - {name: a, type: claude_extract, prompt: x,
+               extraction_config: {output_format: json, format: text}}
+    """)
+    assert "steps[0].extraction_config.output_format: also set as " \
+           "steps[0].extraction_config.format; keep one" in problem
 
 
 def test_unknown_extract_operations_are_named_together():
@@ -509,6 +575,6 @@ def test_unknown_extract_operations_are_named_together():
           name: t
           steps:
             - {name: a, type: claude_extract, prompt: x,
-               extraction_config: {post_processing: [trim, validate]}}
+               extraction_config: {post_processing: [strip, check]}}
     """)
-    assert "post_processing 'trim', 'validate' are not supported" in problem
+    assert "post_processing 'strip', 'check' are not supported" in problem
