@@ -45,6 +45,10 @@ CALLERS: dict[str, dict[str, dict[str, Any]]] = {
     # Its data_transform steps read the JSON its first (gemini) step is asked for; the
     # mock's default answer is prose, so a script gives that step sample JSON.
     "examples/data_transform_example.yaml": {"script": "data_transform_example.yaml"},
+    # Its later steps read fields of two answers (`extract: testing.coverage`, the
+    # condition on `quality_assessment.overall_score`): a script gives those two JSON.
+    "examples/comprehensive_config_example.yaml": {
+        "script": "comprehensive_config_example.yaml"},
 }
 
 SCRIPTS = Path(__file__).parent / "pipeline_ex_scripts"

@@ -29,9 +29,6 @@ NOT_RUN = {
                                                           "outside the repository",
     "research_paper_improvement_pipeline.yaml": "reads ../research_papers/…, outside the "
                                                 "repository",
-    "examples/comprehensive_config_example.yaml": "extract: testing.coverage finds no "
-                                                  "coverage field in the testing task's answer "
-                                                  "(pipeline_ex fails there too)",
     "research_paper_improvement_native_loop.yaml": "reads ../research_papers/…, outside "
                                                    "the repository",
     "examples/performance_demo.yaml": "reads examples/test_data.txt, which is not in the "

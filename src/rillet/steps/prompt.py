@@ -68,6 +68,8 @@ def _previous_response(step_name: str, extract: str | None, ctx: RunContext) -> 
                           f"text, not JSON; only extract: content or extract: text take "
                           f"a text answer (as the whole text)")
     for key in extract.split("."):
+        if isinstance(value, str):
+            value = _json_in_text(value)  # a branch's own JSON answer, kept as its text
         if isinstance(value, dict) and key in value:
             value = value[key]
         elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
@@ -76,3 +78,14 @@ def _previous_response(step_name: str, extract: str | None, ctx: RunContext) -> 
             raise PromptError(f"extract '{extract}': no '{key}' in the JSON response of "
                               f"step '{step_name}'")
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _json_in_text(text: str) -> Any:
+    """The JSON object or list a text holds (a container's child answered in JSON), else
+    the text itself."""
+    if text.lstrip()[:1] in ("{", "["):
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+    return text

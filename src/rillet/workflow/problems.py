@@ -35,14 +35,6 @@ REFERENCE_HINTS = {
     "conversation": "(of a step other than claude_session) pipeline_ex read no step key "
                     "named conversation; a claude_session step takes conversation: turns, "
                     "each sent in its session",
-    "streaming": "(of a set_variable) pipeline_ex read no such key there; a set_variable "
-                 "computes its values at once, so there is nothing to stream; remove it",
-    "lazy": "(of a data_transform) pipeline_ex's lazy evaluation ran the operations over "
-            "chunks of 100 items and gave the same result as without it; rillet applies "
-            "each operation once to the JSON data, so it has nothing to change; remove it",
-    "batch_size": "(of a for_loop) pipeline_ex ran long lists in batches to bound memory; "
-                  "rillet's loop keeps no event of a finished iteration, so there is nothing "
-                  "to batch; remove it (max_parallel bounds how many iterations run at once)",
 }
 
 

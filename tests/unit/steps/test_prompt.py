@@ -116,3 +116,14 @@ def test_an_unreadable_prompt_file_names_the_path(tmp_path):
                      run_dir=tmp_path, workspace_dir=tmp_path, global_vars={"name": "gone"})
     with pytest.raises(PromptError, match=r"notes/gone\.md' does not exist"):
         build_prompt(workflow.steps[0], ctx)
+
+
+def test_extract_reads_on_into_a_branchs_json_answer_kept_as_text(tmp_path):
+    # A parallel step's text maps each branch to its answer; a branch asked for JSON
+    # answered with JSON text, and the path goes on inside it.
+    branches = '{"docs": "prose", "testing": "{\\"coverage\\": {\\"lines\\": 87.5}}"}'
+    ctx = context(tmp_path, branches)
+    assert build_prompt(use_step(ctx, "testing.coverage.lines"), ctx) == \
+        "For the team:\n\n87.5"
+    with pytest.raises(PromptError, match="no 'coverage'"):
+        build_prompt(use_step(ctx, "docs.coverage"), ctx)  # prose has no fields
