@@ -54,6 +54,19 @@ def test_an_alias_bomb_is_refused_at_once(tmp_path, text):
     assert took < 2
 
 
+def test_a_big_file_with_a_few_aliases_is_not_taken_for_a_bomb(tmp_path):
+    # 120,000 values written out, and an anchor used 20,000 times (as yaml.safe_dump
+    # writes a dict shared by 10,000 steps): aliases add far less than the text holds.
+    values = ", ".join(str(n) for n in range(120_000))
+    shared = ", ".join("*s" for _ in range(20_000))
+    out, _ = _validate(tmp_path, "workflow:\n  name: big\n  global_vars:\n"
+                                 "    numbers: [%s]\n    one: &s {a: 1, b: 2}\n"
+                                 "    again: [%s]\n"
+                                 "  steps: [{name: a, type: echo, value: hi}]\n"
+                                 % (values, shared))
+    assert "aliases" not in out.output and "✓" in out.output, out.output
+
+
 def test_ten_thousand_nested_brackets_are_one_line(tmp_path):
     out, _ = _validate(tmp_path, "workflow: " + "[" * 10_000 + "]" * 10_000 + "\n")
     assert "nests more than" in _one_problem(out)
