@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from rillet.engine.modes import providers_used
+from rillet.workflow.templates import strings_in
 
 # What a person sets for each provider (the SDKs read these; see providers/registry.py).
 _CREDENTIAL_HINTS = {
@@ -57,21 +58,10 @@ def input_names(workflow: Any) -> list[str]:
     text = json.dumps(data, default=str)
     for match in _INPUT_USE.finditer(text):
         names[match.group(1) or match.group(2)] = None
-    for value in _strings(data):
+    for value in strings_in(data):
         if has_template(value):
             names.update(dict.fromkeys(bare_names(value)))
     return list(names)
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
 
 
 def unknown_inputs(workflow: Any, given: list[str]) -> list[str]:

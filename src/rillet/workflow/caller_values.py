@@ -109,7 +109,7 @@ def _template_texts(steps: list[Any]) -> Iterator[str]:
             data.pop("pipeline", None)  # an inline pipeline's own inputs are its caller's
         for key in _CONDITION_KEYS:
             data.pop(key, None)
-        yield from (text for text in _strings(data) if templates.has_template(text))
+        yield from (text for text in templates.strings_in(data) if templates.has_template(text))
 
 
 def _conditions(steps: list[Any]) -> Iterator[Any]:
@@ -118,17 +118,6 @@ def _conditions(steps: list[Any]) -> Iterator[Any]:
             spec = getattr(step, key, None)
             if spec is not None and not isinstance(spec, bool):
                 yield spec
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
 
 
 def _guarded(text: str, root: str, key: str) -> bool:

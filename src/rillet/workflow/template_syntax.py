@@ -35,21 +35,28 @@ def _rewrite(match: re.Match[str]) -> str:
     return opener + _ternary(expr) + closer
 
 
-def _string_positions(expr: str) -> set[int]:
-    """Indexes of characters inside a quoted string literal (left as they are)."""
-    inside, quote, escaped = set(), "", False
+def _characters(expr: str):  # noqa: ANN202 - yields (index, char, quoted)
+    """Each character of `expr`, and whether it is inside a quoted string literal (its
+    closing quote counted in, its opening quote not)."""
+    quote, escaped = "", False
     for index, char in enumerate(expr):
         if quote:
-            inside.add(index)
+            yield index, char, True
             if escaped:
                 escaped = False
             elif char == "\\":
                 escaped = True
             elif char == quote:
                 quote = ""
-        elif char in "'\"":
-            quote = char
-    return inside
+        else:
+            if char in "'\"":
+                quote = char
+            yield index, char, False
+
+
+def _string_positions(expr: str) -> set[int]:
+    """Indexes of characters inside a quoted string literal (left as they are)."""
+    return {index for index, _, quoted in _characters(expr) if quoted}
 
 
 def _ternary(expr: str) -> str:
@@ -66,18 +73,11 @@ def _ternary(expr: str) -> str:
 
 
 def _scan(expr: str):  # noqa: ANN202 - yields (index, char) outside strings and brackets
-    depth, quote, escaped = 0, "", False
-    for index, char in enumerate(expr):
-        if quote:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif char in _OPENERS:
+    depth = 0
+    for index, char, quoted in _characters(expr):
+        if quoted or char in "'\"":
+            continue
+        if char in _OPENERS:
             depth += 1
         elif char in _CLOSERS:
             depth -= 1

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -310,3 +311,15 @@ def _short(text: str, limit: int = 80) -> str:
     if len(one_line) > limit:
         one_line = one_line[: limit - 1] + "…"
     return repr(one_line)
+
+
+def strings_in(value: Any) -> Iterator[str]:
+    """Every string in a value parsed from YAML (mappings' values, lists' items)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from strings_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings_in(item)
